@@ -1,0 +1,56 @@
+//! Every bound Brygga applies to peer-supplied input, in one place.
+//!
+//! A limit that is not here does not exist: parsers take a [`XmlLimits`] value
+//! and never invent their own caps.
+
+/// DIGG's content specification: a whole SDK message, attachments included,
+/// may be at most 30 MB.
+pub const SDK_MESSAGE_MAX_BYTES: usize = 30 * 1024 * 1024;
+
+/// An XHE carrying a 30 MB message grows by base64 (4/3) plus the envelope.
+/// Anything larger cannot hold a valid message and is refused before parsing.
+pub const XHE_MAX_BYTES: usize = SDK_MESSAGE_MAX_BYTES / 3 * 4 + 1024 * 1024;
+
+/// References one XML signature may carry. SDK's profile uses one.
+pub const DSIG_MAX_REFERENCES: usize = 16;
+
+/// Transforms one reference may carry.
+pub const DSIG_MAX_TRANSFORMS: usize = 4;
+
+/// Certificates accepted in one `X509Data`.
+pub const DSIG_MAX_CERTIFICATES: usize = 8;
+
+/// Bounds for the XML reader. The defaults fit SDK's messages with room to
+/// spare; a node operator may tighten them in configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XmlLimits {
+    /// Largest document, in bytes, before anything is parsed.
+    pub max_document_bytes: usize,
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most attributes (namespace declarations included) on one element.
+    pub max_attributes: usize,
+    /// Most nodes (elements, text, comments, PIs) in one document.
+    pub max_nodes: usize,
+    /// Longest element or attribute name, in bytes.
+    pub max_name_bytes: usize,
+}
+
+impl Default for XmlLimits {
+    fn default() -> Self {
+        Self {
+            max_document_bytes: XHE_MAX_BYTES,
+            max_depth: 64,
+            max_attributes: 64,
+            max_nodes: 1_000_000,
+            max_name_bytes: 1024,
+        }
+    }
+}
+
+impl XmlLimits {
+    /// The same limits with a different size cap.
+    pub fn with_max_document_bytes(self, max_document_bytes: usize) -> Self {
+        Self { max_document_bytes, ..self }
+    }
+}

@@ -1,0 +1,13 @@
+//! XML: the bounded reader, the document tree, canonicalisation and writing.
+//!
+//! Inbound bytes enter Brygga here and nowhere else. This layer knows nothing
+//! of signatures, SDK or the network; it has no I/O beyond `std::io::Write`
+//! sinks and never reads the clock.
+
+pub mod c14n;
+pub mod reader;
+pub mod tree;
+
+pub use c14n::{canonicalize, serialize, C14nMethod, Canonicalizer};
+pub use reader::{parse, parse_str, XmlError};
+pub use tree::{Attribute, Document, Element, NodeId, NodeKind, NsDecl, XML_NS};
