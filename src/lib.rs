@@ -18,3 +18,5 @@ pub mod limits;
 pub mod xml;
 pub mod xmlsec;
 pub mod cli;
+pub mod pki;
+pub mod sdk;

@@ -7,3 +7,23 @@
 //! the signed content through it.
 
 pub mod reference;
+
+use base64::Engine as _;
+
+/// Decodes base64 element content, which XML tools wrap at 64 or 76 columns.
+pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+        return engine.decode(text);
+    }
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    engine.decode(compact)
+}
+
+pub fn base64_encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub mod cipher;
+pub mod decrypt;
+pub mod encrypt;

@@ -1,0 +1,11 @@
+//! SDK's message formats: SDK Meddelande v3, the XHE envelope in DIGG's
+//! profile, and the message receipt, with DIGG's validation rules.
+//!
+//! Nothing here does I/O or reads the clock; times are parameters.
+
+pub mod codes;
+
+pub use codes::{DetailCode, Problem, ReasonCode, ResponseCode, Validation};
+pub mod message;
+pub mod receipt;
+pub mod xhe;
