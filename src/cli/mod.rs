@@ -10,7 +10,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::limits::XmlLimits;
 use crate::xml::{self, C14nMethod, Canonicalizer, NodeId};
+use crate::pki::{Certificate, PrivateKey, TrustPolicy};
+use crate::xmlsec::algorithm::DSIG_NS;
 use crate::xmlsec::reference::IdRegistry;
+use crate::xmlsec::{self as xmlsec, SigningOptions};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_VERIFY_FAILED: i32 = 1;
@@ -35,6 +38,46 @@ enum Command {
 enum XmlCommand {
     /// Canonical bytes of a document (or one element of it) to stdout.
     C14n(C14nArgs),
+    /// Sign the whole document with an enveloped signature; signed XML to stdout.
+    Sign(SignArgs),
+    /// Verify the document's signature; the signer's subject to stdout.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct SignArgs {
+    /// Signing key, PEM (PKCS#8 or PKCS#1 RSA).
+    #[arg(long, value_name = "KEY.pem")]
+    key: PathBuf,
+    /// Signer certificate, PEM; goes into KeyInfo/X509Data.
+    #[arg(long, value_name = "CERT.pem")]
+    cert: PathBuf,
+    /// Exclusive C14N instead of Canonical XML 1.0.
+    #[arg(long)]
+    exclusive: bool,
+    file: PathBuf,
+}
+
+/// Whose signatures to accept: one pinned certificate or a CA bundle.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct TrustArgs {
+    /// Accept exactly this signer certificate (PEM).
+    #[arg(long, value_name = "CERT.pem")]
+    cert: Option<PathBuf>,
+    /// Accept signers with a valid chain to these CA certificates (PEM bundle).
+    #[arg(long, value_name = "CA.pem")]
+    trust: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Check certificate validity at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -79,6 +122,8 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Xml(XmlCommand::C14n(args)) => c14n(args),
+        Command::Xml(XmlCommand::Sign(args)) => sign(args),
+        Command::Xml(XmlCommand::Verify(args)) => verify(args),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -119,4 +164,66 @@ fn c14n(args: C14nArgs) -> CmdResult {
             .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?,
     };
     write_stdout(&Canonicalizer::new(&doc, &method).to_vec(apex))
+}
+
+fn load_key(path: &Path) -> Result<PrivateKey, Failure> {
+    PrivateKey::from_pem_file(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+}
+
+fn load_cert(path: &Path) -> Result<Certificate, Failure> {
+    Certificate::from_pem_file(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+}
+
+fn trust_policy(args: &TrustArgs) -> Result<TrustPolicy, Failure> {
+    match (&args.cert, &args.trust) {
+        (Some(cert), _) => Ok(TrustPolicy::Pinned(load_cert(cert)?)),
+        (None, Some(bundle)) => Certificate::all_from_pem_file(bundle)
+            .map(TrustPolicy::anchors)
+            .map_err(|e| Failure::usage(format!("{}: {e}", bundle.display()))),
+        (None, None) => Err(Failure::usage("give --cert or --trust")),
+    }
+}
+
+/// `--at` as a Unix time; now when absent.
+fn check_time(at: &Option<String>) -> Result<rustls_pki_types::UnixTime, Failure> {
+    match at {
+        None => Ok(rustls_pki_types::UnixTime::now()),
+        Some(text) => {
+            let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| Failure::usage(format!("--at {text}: not an RFC 3339 time: {e}")))?;
+            let secs = u64::try_from(t.unix_timestamp()).map_err(|_| Failure::usage("--at is before 1970"))?;
+            Ok(rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs)))
+        }
+    }
+}
+
+fn sign(args: SignArgs) -> CmdResult {
+    let key = load_key(&args.key)?;
+    let cert = load_cert(&args.cert)?;
+    let mut doc = parse_file(&args.file)?;
+    let options = SigningOptions {
+        c14n: if args.exclusive { C14nMethod::EXCLUSIVE } else { C14nMethod::INCLUSIVE },
+        ..SigningOptions::default()
+    };
+    xmlsec::sign_enveloped(&mut doc, &key, &cert, &options).map_err(|e| Failure::usage(e.to_string()))?;
+    write_stdout(&xml::serialize(&doc, NodeId::DOCUMENT))
+}
+
+fn verify(args: VerifyArgs) -> CmdResult {
+    let policy = trust_policy(&args.trust)?;
+    let at = check_time(&args.at)?;
+    let doc = parse_file(&args.file)?;
+    let failed = |e: String| Failure { code: EXIT_VERIFY_FAILED, lines: vec![format!("signature verification failed: {e}")] };
+    // One signature, wherever it is; more than one is ambiguous and refused.
+    let signatures: Vec<NodeId> = doc
+        .descendants(NodeId::DOCUMENT)
+        .filter(|&n| doc.element(n).is_some_and(|e| e.is(DSIG_NS, "Signature")))
+        .collect();
+    let signature = match signatures.as_slice() {
+        [one] => *one,
+        [] => return Err(failed(xmlsec::VerifyError::NoSignature.to_string())),
+        many => return Err(failed(xmlsec::VerifyError::MultipleSignatures(many.len()).to_string())),
+    };
+    let verified = xmlsec::verify_signature(&doc, signature, &policy, at).map_err(|e| failed(e.to_string()))?;
+    write_stdout(format!("{}\n", verified.signer().certificate().subject()).as_bytes())
 }

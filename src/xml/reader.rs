@@ -254,6 +254,7 @@ impl<'l> Builder<'l> {
                     if value == XML_NS || value == XMLNS_NS {
                         return Err(XmlError::BadNamespaceDeclaration(format!("default namespace cannot be {value}")));
                     }
+                    check_absolute(&value)?;
                     namespaces.push(NsDecl { prefix: None, uri: value });
                 }
                 (Some("xmlns"), p) => {
@@ -345,7 +346,23 @@ fn check_prefix_declaration(prefix: &str, uri: &str) -> Result<(), XmlError> {
     if uri.is_empty() {
         return Err(XmlError::BadNamespaceDeclaration(format!("prefix {prefix} cannot be undeclared in XML 1.0")));
     }
-    Ok(())
+    check_absolute(uri)
+}
+
+/// Canonical XML 1.0 (§2.1) must fail on relative namespace URIs, so they are
+/// refused at the door: a namespace name needs a scheme.
+fn check_absolute(uri: &str) -> Result<(), XmlError> {
+    if uri.is_empty() {
+        return Ok(()); // undeclaring the default namespace
+    }
+    let scheme = uri.split_once(':').map(|(s, _)| s).unwrap_or("");
+    let valid = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(XmlError::BadNamespaceDeclaration(format!("relative namespace URI '{uri}' is not allowed")))
+    }
 }
 
 /// Splits `p:local`. Names with more than one colon are not namespace-well-formed.
@@ -509,7 +526,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_input() {
-        for bad in ["<a>", "<a></b>", "<a/><b/>", "text<a/>", "<a x=1/>", "<a>\u{1}</a>", "", "<a x='<'/>"] {
+        for bad in ["<a xmlns='rel/uri'/>", "<a>", "<a></b>", "<a/><b/>", "text<a/>", "<a x=1/>", "<a>\u{1}</a>", "", "<a x='<'/>"] {
             assert!(p(bad).is_err(), "accepted {bad:?}");
         }
         assert_eq!(

@@ -6,7 +6,13 @@
 //! [`VerifiedSignature`] that only this module can build, and callers read
 //! the signed content through it.
 
+pub mod algorithm;
 pub mod reference;
+pub mod sign;
+pub mod verify;
+
+pub use sign::{sign, sign_enveloped, ReferenceSpec, SignError, SigningOptions};
+pub use verify::{verify_enveloped, verify_signature, SignatureValid, VerifiedDocument, VerifiedSignature, VerifyError};
 
 use base64::Engine as _;
 
@@ -27,3 +33,9 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 pub mod cipher;
 pub mod decrypt;
 pub mod encrypt;
+
+/// Replaces the children of `element` with one text node.
+pub(crate) fn set_text(doc: &mut crate::xml::Document, element: crate::xml::NodeId, text: &str) {
+    doc.clear_children(element);
+    doc.append(element, crate::xml::NodeKind::Text(text.to_owned()));
+}

@@ -1,0 +1,183 @@
+//! Creating XML signatures: enveloped over the whole document (SDK's XHE and
+//! receipt profile), or over same-document `#id` references.
+//!
+//! The `Signature` element is placed first, with empty values, so digests
+//! are computed over exactly the tree the verifier will see.
+
+use ring::rand::SystemRandom;
+use ring::signature::RsaKeyPair;
+
+use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS};
+use super::reference::{IdRegistry, ReferenceError};
+use super::{base64_encode, set_text};
+use crate::pki::{Certificate, PrivateKey};
+use crate::xml::{parse_str, C14nMethod, Canonicalizer, Document, NodeId};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("document has no root element")]
+    NoRootElement,
+    #[error("{0}")]
+    Reference(#[from] ReferenceError),
+    #[error("signature algorithm {0} cannot be used for signing")]
+    UnsupportedAlgorithm(&'static str),
+    #[error("private key cannot sign: {0}")]
+    BadKey(String),
+}
+
+/// How to sign.
+#[derive(Debug, Clone)]
+pub struct SigningOptions {
+    /// Used for `SignedInfo` and as the references' final transform.
+    pub c14n: C14nMethod,
+    pub algorithm: SignatureAlgorithm,
+    pub digest: DigestAlgorithm,
+}
+
+impl Default for SigningOptions {
+    /// DIGG's envelope profile: inclusive C14N 1.0, RSA-SHA256, SHA-256.
+    fn default() -> Self {
+        Self { c14n: C14nMethod::INCLUSIVE, algorithm: SignatureAlgorithm::RsaSha256, digest: DigestAlgorithm::Sha256 }
+    }
+}
+
+/// One `Reference` to create: a same-document URI and its transforms.
+#[derive(Debug, Clone)]
+pub struct ReferenceSpec {
+    /// `""` for the whole document or `#id`.
+    pub uri: String,
+    pub transforms: Vec<Transform>,
+}
+
+/// Signs the whole document with an enveloped signature appended as the
+/// last child of the document element. Returns the `Signature` element.
+pub fn sign_enveloped(
+    doc: &mut Document,
+    key: &PrivateKey,
+    certificate: &Certificate,
+    options: &SigningOptions,
+) -> Result<NodeId, SignError> {
+    let root = doc.document_element().ok_or(SignError::NoRootElement)?;
+    let reference = ReferenceSpec {
+        uri: String::new(),
+        transforms: vec![Transform::EnvelopedSignature, Transform::Canonicalize(options.c14n.clone())],
+    };
+    let at = doc.children(root).len();
+    sign(doc, root, at, &[reference], key, certificate, options)
+}
+
+/// Creates a `Signature` as child number `index` of `parent` over
+/// `references`, with the signer's certificate in `KeyInfo/X509Data`.
+pub fn sign(
+    doc: &mut Document,
+    parent: NodeId,
+    index: usize,
+    references: &[ReferenceSpec],
+    key: &PrivateKey,
+    certificate: &Certificate,
+    options: &SigningOptions,
+) -> Result<NodeId, SignError> {
+    let encoding = options.algorithm.rsa_signing().ok_or(SignError::UnsupportedAlgorithm(options.algorithm.uri()))?;
+    let key_pair = RsaKeyPair::from_pkcs8(key.pkcs8_der()).map_err(|e| SignError::BadKey(e.to_string()))?;
+
+    let template = signature_template(references, certificate, options);
+    let fragment = parse_str(&template).expect("signature template is well-formed");
+    let signature = doc.adopt(parent, index, fragment)[0];
+
+    let signed_info = doc.child_named(signature, DSIG_NS, "SignedInfo").expect("template has SignedInfo");
+    let reference_nodes: Vec<NodeId> = doc.children_named(signed_info, DSIG_NS, "Reference").collect();
+    let registry = if references.iter().any(|r| !r.uri.is_empty()) { Some(IdRegistry::build(doc)?) } else { None };
+    for (spec, &reference_node) in references.iter().zip(&reference_nodes) {
+        let target = match &registry {
+            Some(r) => r.resolve(&spec.uri)?,
+            None => NodeId::DOCUMENT,
+        };
+        let digest = digest_reference(doc, target, signature, &spec.transforms, options.digest);
+        let value = doc.child_named(reference_node, DSIG_NS, "DigestValue").expect("template has DigestValue");
+        set_text(doc, value, &base64_encode(&digest));
+    }
+
+    let canonical = Canonicalizer::new(doc, &options.c14n).to_vec(signed_info);
+    let mut signature_value = vec![0; key_pair.public().modulus_len()];
+    key_pair
+        .sign(encoding, &SystemRandom::new(), &canonical, &mut signature_value)
+        .map_err(|e| SignError::BadKey(e.to_string()))?;
+    let value = doc.child_named(signature, DSIG_NS, "SignatureValue").expect("template has SignatureValue");
+    set_text(doc, value, &base64_encode(&signature_value));
+    Ok(signature)
+}
+
+/// Digest of a reference target after its transforms. Shared with the
+/// verifier so both sides compute the very same octets.
+pub(crate) fn digest_reference(
+    doc: &Document,
+    target: NodeId,
+    signature: NodeId,
+    transforms: &[Transform],
+    digest: DigestAlgorithm,
+) -> Vec<u8> {
+    let exclude = transforms.contains(&Transform::EnvelopedSignature).then_some(signature);
+    let method = transforms
+        .iter()
+        .find_map(|t| match t {
+            Transform::Canonicalize(m) => Some(m.clone()),
+            Transform::EnvelopedSignature => None,
+        })
+        .unwrap_or(C14nMethod::INCLUSIVE);
+    // Same-document references never include comments (XML-DSig §4.4.3.3).
+    let method = C14nMethod { with_comments: false, ..method };
+    let mut hasher = digest.hasher();
+    Canonicalizer::new(doc, &method)
+        .excluding(exclude)
+        .write_to(target, &mut hasher)
+        .expect("hashing cannot fail");
+    hasher.finish()
+}
+
+fn signature_template(references: &[ReferenceSpec], certificate: &Certificate, options: &SigningOptions) -> String {
+    let mut s = format!(
+        "<ds:Signature xmlns:ds=\"{DSIG_NS}\"><ds:SignedInfo>{}<ds:SignatureMethod Algorithm=\"{}\"/>",
+        method_element("CanonicalizationMethod", &options.c14n),
+        options.algorithm.uri()
+    );
+    for r in references {
+        s.push_str(&format!("<ds:Reference URI=\"{}\"><ds:Transforms>", escape_attr(&r.uri)));
+        for t in &r.transforms {
+            match t {
+                Transform::EnvelopedSignature => {
+                    s.push_str(&format!("<ds:Transform Algorithm=\"{}\"/>", t.uri()));
+                }
+                Transform::Canonicalize(m) => s.push_str(&method_element("Transform", m)),
+            }
+        }
+        s.push_str(&format!(
+            "</ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue></ds:DigestValue></ds:Reference>",
+            options.digest.uri()
+        ));
+    }
+    s.push_str(&format!(
+        "</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
+        certificate.to_base64()
+    ));
+    s
+}
+
+/// A `CanonicalizationMethod` or `Transform` element for `method`, with an
+/// `InclusiveNamespaces` child when it has a prefix list.
+fn method_element(name: &str, method: &C14nMethod) -> String {
+    if method.exclusive && !method.inclusive_prefixes.is_empty() {
+        let list: Vec<&str> = method.inclusive_prefixes.iter().map(|p| p.as_deref().unwrap_or("#default")).collect();
+        format!(
+            "<ds:{name} Algorithm=\"{}\"><ec:InclusiveNamespaces xmlns:ec=\"{}\" PrefixList=\"{}\"/></ds:{name}>",
+            method.uri(),
+            crate::xml::c14n::EXC_C14N,
+            escape_attr(&list.join(" "))
+        )
+    } else {
+        format!("<ds:{name} Algorithm=\"{}\"/>", method.uri())
+    }
+}
+
+fn escape_attr(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+}
