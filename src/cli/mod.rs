@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
+mod envelope;
+
 use crate::limits::XmlLimits;
 use crate::xml::{self, C14nMethod, Canonicalizer, NodeId};
 use crate::pki::{Certificate, PrivateKey, TrustPolicy};
@@ -32,6 +35,21 @@ enum Command {
     /// XML canonicalisation and signatures.
     #[command(subcommand)]
     Xml(XmlCommand),
+    /// SDK envelopes (XHE): seal and open.
+    #[command(subcommand)]
+    Xhe(XheCommand),
+    /// Validate an SDK message, an XHE envelope or a receipt against DIGG's rules.
+    Validate(envelope::ValidateArgs),
+    /// Measure seal/open throughput, C14N speed and memory.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum XheCommand {
+    /// Wrap an SDK message in a signed (and by default encrypted) XHE; to stdout.
+    Seal(envelope::SealArgs),
+    /// Verify, decrypt and validate an XHE; the SDK message to stdout.
+    Open(envelope::OpenArgs),
 }
 
 #[derive(Subcommand)]
@@ -124,6 +142,10 @@ pub fn run() -> i32 {
         Command::Xml(XmlCommand::C14n(args)) => c14n(args),
         Command::Xml(XmlCommand::Sign(args)) => sign(args),
         Command::Xml(XmlCommand::Verify(args)) => verify(args),
+        Command::Xhe(XheCommand::Seal(args)) => envelope::seal(args),
+        Command::Xhe(XheCommand::Open(args)) => envelope::open(args),
+        Command::Validate(args) => envelope::validate(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => EXIT_OK,

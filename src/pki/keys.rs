@@ -62,6 +62,12 @@ impl PrivateKey {
     pub fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
     }
+
+    /// True when `certificate` carries this key's public half.
+    pub fn matches(&self, certificate: &Certificate) -> bool {
+        let Ok(pair) = ring::signature::RsaKeyPair::from_pkcs8(&self.pkcs8) else { return false };
+        matches!(certificate.public_key(), Ok((PublicKeyAlgorithm::Rsa, public)) if public == pair.public().as_ref())
+    }
 }
 
 /// Public key algorithms Brygga verifies with.

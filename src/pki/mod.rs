@@ -5,6 +5,7 @@
 //! certificates at a given time. Nothing here fetches CRLs or talks to the
 //! network; revocation lists are handed in.
 
+pub mod dev;
 pub mod keys;
 pub mod trust;
 

@@ -6,6 +6,8 @@
 pub mod codes;
 
 pub use codes::{DetailCode, Problem, ReasonCode, ResponseCode, Validation};
+pub mod envelope;
 pub mod message;
+pub mod message_rules;
 pub mod receipt;
 pub mod xhe;

@@ -50,7 +50,8 @@ impl TestCa {
         let mut params = CertificateParams::default();
         params.distinguished_name = dn(name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         params.not_before = OffsetDateTime::now_utc() - Duration::days(365);
         params.not_after = OffsetDateTime::now_utc() + Duration::days(3650);
         let cert = params.self_signed(&key).expect("self-sign CA");

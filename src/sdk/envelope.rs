@@ -1,0 +1,342 @@
+//! Sealing and opening SDK messages: the secure envelope.
+//!
+//! Sealing = validate the outgoing message, wrap it in an XHE (ID =
+//! messageId, FromParty/ToParty = sender/recipient organisation,
+//! HandlingServiceID = recipient functional address), encrypt the payload for
+//! the recipient's certificate, then sign the whole envelope (C3.2.2 §3.2).
+//!
+//! Opening runs the other way and in this order only: verify the envelope
+//! signature and the signer's trust, then decrypt (never before: CBC is
+//! malleable), then validate envelope, message and the fields that must agree
+//! between them. The outcome says whether DIGG's receipt specification
+//! wants a receipt sent, and with what.
+
+use rustls_pki_types::UnixTime;
+use time::OffsetDateTime;
+
+use super::codes::{DetailCode, Problem, Validation};
+use super::message_rules::{validate_message_with, SupportedContentTypes};
+use super::receipt::Receipt;
+use super::xhe::{self, BusinessScope, CrossFieldView, ParsedXhe, PayloadInfo, XheHeader};
+use crate::limits::{XmlLimits, SDK_MESSAGE_MAX_BYTES};
+use crate::pki::{Certificate, PrivateKey, TrustPolicy, TrustedCertificate};
+use crate::xml::{self, C14nMethod, Canonicalizer, Document, NodeId};
+use crate::xmlsec::decrypt::{decrypt_encrypted_data, replace_with_plaintext, EncryptedType};
+use crate::xmlsec::encrypt::{encrypt_element, EncryptionOptions};
+use crate::xmlsec::{self, SigningOptions};
+
+/// Why sealing failed. Sealing is local: these are our caller's problems.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("message is not well-formed XML: {0}")]
+    NotXml(#[from] xml::XmlError),
+    #[error("message breaks SDK's rules:\n{}", lines(.0))]
+    InvalidMessage(Validation),
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+    #[error("signing failed: {0}")]
+    Sign(#[from] xmlsec::SignError),
+}
+
+fn lines(v: &Validation) -> String {
+    v.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// How to seal.
+#[derive(Debug, Clone)]
+pub struct SealOptions {
+    /// `None` sends the payload in clear (only for tests and interop checks:
+    /// a receiving SDK node rejects it with SIG security).
+    pub encryption: Option<EncryptionOptions>,
+    pub signing: SigningOptions,
+    pub federation_id: String,
+    pub content_policy: SupportedContentTypes,
+}
+
+impl Default for SealOptions {
+    fn default() -> Self {
+        Self {
+            encryption: Some(EncryptionOptions::default()),
+            signing: SigningOptions::default(),
+            federation_id: xhe::FEDERATION_ID_SDK.to_owned(),
+            content_policy: SupportedContentTypes::default(),
+        }
+    }
+}
+
+/// Seals the SDK message `message_xml` from the holder of `sign_key` to the
+/// holder of `recipient`. `now` becomes the envelope's CreationDateTime.
+pub fn seal(
+    message_xml: &[u8],
+    sign_key: &PrivateKey,
+    sign_cert: &Certificate,
+    recipient: &Certificate,
+    options: &SealOptions,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, SealError> {
+    let limits = XmlLimits::default().with_max_document_bytes(SDK_MESSAGE_MAX_BYTES);
+    let message_doc = xml::parse(message_xml, &limits)?;
+    let message_root = message_doc.document_element().expect("parse guarantees a root");
+    let validation = validate_message_with(&message_doc, message_root, &options.content_policy);
+    if !validation.is_accepted() {
+        return Err(SealError::InvalidMessage(validation));
+    }
+    let view = CrossFieldView::from_message(&message_doc, message_root).map_err(SealError::InvalidMessage)?;
+
+    let header = XheHeader {
+        id: view.message_id.clone(),
+        creation_date_time: xhe::format_timestamp(now),
+        business_scope: BusinessScope::sdk_message(&options.federation_id),
+        from_party: view.sender_org_id.clone(),
+        to_party: view.recipient_org_id.clone(),
+    };
+    let payload = PayloadInfo {
+        document_type_code: xhe::DOCUMENT_TYPE_SDK_MESSAGE.to_owned(),
+        content_type_code: "application/xml".to_owned(),
+        handling_service_id: Some(view.recipient_functional_address.clone()),
+        instance_encryption_indicator: options.encryption.is_some(),
+    };
+    let (mut doc, payload_content) = xhe::build_xhe(&header, &payload);
+    let message_node = doc.adopt(payload_content, 0, message_doc)[0];
+    if let Some(encryption) = &options.encryption {
+        encrypt_element(&mut doc, message_node, recipient, encryption).map_err(|e| SealError::Encrypt(e.to_string()))?;
+    }
+    xmlsec::sign_enveloped(&mut doc, sign_key, sign_cert, &options.signing)?;
+    Ok(xml::serialize(&doc, NodeId::DOCUMENT))
+}
+
+/// What the receiver knows about an envelope it could read far enough to
+/// address a receipt.
+#[derive(Debug, Clone)]
+pub struct EnvelopeFacts {
+    pub header: XheHeader,
+    pub payload: PayloadInfo,
+    /// The encryption certificate named in `EncryptedKey`, as a hint for
+    /// which of our certificates to sign the receipt with. Unverified: use it
+    /// only after checking it holds our own key ([`PrivateKey::matches`]).
+    pub named_recipient_certificate: Option<Certificate>,
+}
+
+/// Whether DIGG's receipt specification (C3.2.4 §2.1.2) wants a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptDecision {
+    /// Send a receipt (ACCEPTED or REJECTED).
+    Send,
+    /// No receipt: XML not well-formed, envelope unreadable, or payload that
+    /// cannot be decrypted. Log and escalate to operators instead.
+    Withhold,
+}
+
+/// A rejected envelope: the problems, and what DIGG says to do about them.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub validation: Validation,
+    pub facts: Option<EnvelopeFacts>,
+    pub receipt: ReceiptDecision,
+}
+
+/// An envelope that verified, decrypted and validated.
+#[derive(Debug)]
+pub struct OpenedMessage {
+    pub facts: EnvelopeFacts,
+    /// The inner SDK message, as canonical-safe XML bytes.
+    pub message_xml: Vec<u8>,
+    pub signer: TrustedCertificate,
+}
+
+/// How to open.
+pub struct OpenOptions<'a> {
+    pub decrypt_key: &'a PrivateKey,
+    /// Whose envelope signatures are accepted (the sender's published
+    /// signing certificate, or the organisation CAs).
+    pub sender_trust: &'a TrustPolicy,
+    pub at: UnixTime,
+    pub limits: XmlLimits,
+    /// DIGG requires encrypted payloads (B1.3.3 §5.3 #14); off only for tests.
+    pub require_encryption: bool,
+    pub content_policy: SupportedContentTypes,
+}
+
+impl<'a> OpenOptions<'a> {
+    pub fn new(decrypt_key: &'a PrivateKey, sender_trust: &'a TrustPolicy, at: UnixTime) -> Self {
+        Self {
+            decrypt_key,
+            sender_trust,
+            at,
+            limits: XmlLimits::default(),
+            require_encryption: true,
+            content_policy: SupportedContentTypes::default(),
+        }
+    }
+}
+
+fn reject(problem: Problem, facts: Option<EnvelopeFacts>, receipt: ReceiptDecision) -> Rejection {
+    Rejection { validation: Validation { problems: vec![problem] }, facts, receipt }
+}
+
+/// Opens a sealed envelope. `bytes` is consumed so its memory is released as
+/// soon as the tree is built.
+pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, Rejection> {
+    if bytes.len() > options.limits.max_document_bytes {
+        return Err(reject(
+            Problem::bv(DetailCode::TooLong, "NA", "Message size to large."),
+            None,
+            ReceiptDecision::Withhold,
+        ));
+    }
+    let parsed = xml::parse(&bytes, &options.limits);
+    drop(bytes);
+    let doc = parsed.map_err(|e| {
+        reject(Problem::sv_structure("NA", format!("envelope is not well-formed XML: {e}")), None, ReceiptDecision::Withhold)
+    })?;
+
+    // Addressing facts are read before verification only to be able to
+    // address a receipt; nothing else is taken from unverified content.
+    let unverified = xhe::parse_xhe(&doc).map_err(|validation| Rejection {
+        validation,
+        facts: None,
+        receipt: ReceiptDecision::Withhold,
+    })?;
+    let named_recipient_certificate =
+        encrypted_payload(&doc, &unverified).and_then(|n| xmlsec::decrypt::recipient_certificate(&doc, n));
+    let facts = EnvelopeFacts {
+        header: unverified.header.clone(),
+        payload: unverified.payload.clone(),
+        named_recipient_certificate,
+    };
+
+    let verified = xmlsec::verify_enveloped(doc, options.sender_trust, options.at).map_err(|e| {
+        let problem = Problem::sig_security(format!("Sender signature not validated: {e}"));
+        reject(problem, Some(facts.clone()), ReceiptDecision::Send)
+    })?;
+    let (mut doc, signer, _proof) = verified.into_parts();
+
+    let mut validation = xhe::validate_xhe(&doc);
+    let envelope = match xhe::parse_xhe(&doc) {
+        Ok(p) => p,
+        Err(v) => {
+            validation.extend(v);
+            return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
+        }
+    };
+    let facts = EnvelopeFacts { header: envelope.header.clone(), payload: envelope.payload.clone(), ..facts };
+
+    // The message is put back into the envelope tree in place of the
+    // EncryptedData: it is parsed in the namespace context it was encrypted
+    // in (XML-Enc §4.3; xmlsec1 omits inherited declarations), validated
+    // there, and serialised once at the end, so a 30 MB payload never exists
+    // in more than two forms at a time.
+    let message_node = match encrypted_payload(&doc, &envelope) {
+        Some(encrypted_data) => {
+            let cannot_decrypt = || {
+                reject(
+                    Problem::sig_security("payload cannot be decrypted"),
+                    Some(facts.clone()),
+                    ReceiptDecision::Withhold,
+                )
+            };
+            let decrypted = decrypt_encrypted_data(&mut doc, encrypted_data, options.decrypt_key).map_err(|_| cannot_decrypt())?;
+            if decrypted.plaintext.len() > SDK_MESSAGE_MAX_BYTES {
+                validation.push(Problem::bv(DetailCode::TooLong, "NA", "Message size to large."));
+                return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
+            }
+            if decrypted.kind != EncryptedType::Element {
+                validation.push(Problem::sv_structure(
+                    "/XHE/Payloads/Payload/PayloadContent",
+                    "an SDK message payload must be encrypted as an XML element",
+                ));
+                return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
+            }
+            let limits = options.limits.with_max_document_bytes(SDK_MESSAGE_MAX_BYTES);
+            replace_with_plaintext(&mut doc, encrypted_data, decrypted, &limits).map_err(|_| cannot_decrypt())?
+        }
+        None => {
+            if options.require_encryption {
+                validation.push(Problem::sig_security("Payload is not encrypted"));
+            }
+            match doc.child_elements(envelope.payload_content).next() {
+                Some(node) => node,
+                None => {
+                    validation.push(Problem::sv_structure("/XHE/Payloads/Payload/PayloadContent", "PayloadContent is empty"));
+                    return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
+                }
+            }
+        }
+    };
+
+    validation.extend(validate_message_with(&doc, message_node, &options.content_policy));
+    match CrossFieldView::from_message(&doc, message_node) {
+        Ok(view) => validation.extend(xhe::validate_cross_fields(&facts.header, &facts.payload, &view)),
+        Err(v) => validation.extend(v),
+    }
+    if !validation.is_accepted() {
+        return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
+    }
+    // Exclusive canonical form: a standalone document carrying only the
+    // namespace declarations the message uses, not the envelope's.
+    let standalone = C14nMethod { exclusive: true, with_comments: true, inclusive_prefixes: Vec::new() };
+    let message_xml = Canonicalizer::new(&doc, &standalone).to_vec(message_node);
+    drop(doc);
+    if message_xml.len() > SDK_MESSAGE_MAX_BYTES {
+        let problem = Problem::bv(DetailCode::TooLong, "NA", "Message size to large.");
+        return Err(reject(problem, Some(facts), ReceiptDecision::Send));
+    }
+    Ok(OpenedMessage { facts, message_xml, signer })
+}
+
+/// The `EncryptedData` inside `PayloadContent`, if the payload is encrypted.
+fn encrypted_payload(doc: &Document, envelope: &ParsedXhe) -> Option<NodeId> {
+    doc.child_elements(envelope.payload_content)
+        .find(|&n| doc.element(n).is_some_and(|e| e.is(xmlsec::encrypt::XENC_NS, "EncryptedData")))
+}
+
+impl Rejection {
+    /// The receipt for this rejection, when DIGG wants one sent.
+    pub fn receipt(&self, receipt_id: String, issued_at: OffsetDateTime) -> Option<Receipt> {
+        let facts = self.facts.as_ref()?;
+        (self.receipt == ReceiptDecision::Send).then(|| receipt_for(facts, receipt_id, issued_at, &self.validation))
+    }
+}
+
+/// The receipt answering `facts` with `validation`'s outcome: sent by the
+/// envelope's recipient to its sender, referring to the XHE ID.
+pub fn receipt_for(facts: &EnvelopeFacts, receipt_id: String, issued_at: OffsetDateTime, validation: &Validation) -> Receipt {
+    Receipt::from_validation(
+        receipt_id,
+        issued_at,
+        facts.header.to_party.clone(),
+        facts.header.from_party.clone(),
+        facts.header.id.clone(),
+        validation,
+    )
+}
+
+/// Wraps a receipt in its own XHE (signed, never encrypted: B1.3.3 §2) and
+/// signs it. HandlingServiceID repeats the answered message's, as B1.3.3 §3.2
+/// asks.
+pub fn seal_receipt(
+    receipt: &Receipt,
+    answered: &EnvelopeFacts,
+    sign_key: &PrivateKey,
+    sign_cert: &Certificate,
+    signing: &SigningOptions,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, SealError> {
+    let header = XheHeader {
+        id: receipt.id.clone(),
+        creation_date_time: xhe::format_timestamp(now),
+        business_scope: BusinessScope::sdk_receipt(&answered.header.business_scope.federation_id),
+        from_party: answered.header.to_party.clone(),
+        to_party: answered.header.from_party.clone(),
+    };
+    let payload = PayloadInfo {
+        document_type_code: xhe::DOCUMENT_TYPE_RECEIPT.to_owned(),
+        content_type_code: "application/xml".to_owned(),
+        handling_service_id: answered.payload.handling_service_id.clone(),
+        instance_encryption_indicator: false,
+    };
+    let (mut doc, payload_content) = xhe::build_xhe(&header, &payload);
+    doc.adopt(payload_content, 0, receipt.to_document());
+    xmlsec::sign_enveloped(&mut doc, sign_key, sign_cert, signing)?;
+    Ok(xml::serialize(&doc, NodeId::DOCUMENT))
+}
