@@ -3,7 +3,8 @@
 //! Fixtures live in `tests/vectors/attacks/` (see the README there). Attacks
 //! that need a valid signature are signed here, at run time, by a fresh
 //! [`support::TestCa`]: the legitimate sender signs its original document,
-//! then the attacker edits the signed result without the sender's key.
+//! then the attacker, without the sender's key, edits the signed text or
+//! lifts the sender's signature into a document of its own (wrapping).
 //! Everything goes through the library so errors can be matched exactly.
 
 mod support;
@@ -23,6 +24,7 @@ use rustls_pki_types::UnixTime;
 use support::{Identity, TestCa};
 use time::{Duration, OffsetDateTime};
 
+const TRANSFER_NS: &str = "urn:example:brygga:transfer";
 const XPATH_FILTER: &str = "http://www.w3.org/TR/1999/REC-xpath-19991116";
 const XSLT: &str = "http://www.w3.org/TR/1999/REC-xslt-19991116";
 const ENVELOPED_TRANSFORM: &str =
@@ -117,8 +119,6 @@ fn wrap(signed: &str, attacked: &str) -> String {
 fn elements(doc: &Document, ns: &str, local: &str) -> Vec<NodeId> {
     doc.descendants(NodeId::DOCUMENT).filter(|&n| doc.element(n).is_some_and(|e| e.is(ns, local))).collect()
 }
-
-const TRANSFER_NS: &str = "urn:example:brygga:transfer";
 
 /// Parses `xml`, verifies its single `ds:Signature` (wherever it is) and
 /// hands the result to `check`.
@@ -305,16 +305,18 @@ fn enveloped_signature_moved_below_the_document_element_is_not_found() {
 }
 
 #[test]
-#[ignore = "finding: unsigned ds:Object content inside an enveloped signature is accepted (see tests/vectors/attacks/README.md)"]
 fn enveloped_unsigned_object_smuggled_into_the_signature_is_refused() {
-    // The enveloped-signature transform removes the whole ds:Signature
-    // subtree from the digest, so anything added inside it after signing is
-    // unsigned. SDK's profile (DIGG's examples) has no ds:Object.
+    // FAILS today (bug report): the enveloped-signature transform removes the
+    // whole ds:Signature subtree from the digest, so a ds:Object added to it
+    // after signing is unsigned, yet verify_enveloped returns a
+    // VerifiedDocument holding it. DIGG's profile (C3.2.2 §3.5.1) allows
+    // exactly SignedInfo, SignatureValue and KeyInfo in the Signature.
     let (_dir, ca, signer) = pki();
     let signed = sign_doc(&vector("enveloped-original.xml"), "", &signer);
     let forged = "<ds:Object><xac:Payloads><xac:Payload><xac:PayloadContent><Transfer><Amount currency=\"SEK\">1000000</Amount><To>mallory</To></Transfer></xac:PayloadContent></xac:Payload></xac:Payloads></ds:Object>";
     let attacked = tamper(&signed, "</ds:KeyInfo>", &format!("</ds:KeyInfo>{forged}"));
-    assert!(verify_xml(&attacked, &anchored_in(&ca)).is_err(), "unsigned content inside the signature was accepted");
+    let result = verify_xml(&attacked, &anchored_in(&ca));
+    assert!(result.is_err(), "unsigned ds:Object inside the enveloped signature was accepted: {result:?}");
 }
 
 // ------------------------------------------------------ the XML reader
@@ -389,6 +391,24 @@ fn too_many_namespace_declarations_count_as_attributes() {
     let limits = XmlLimits::default();
     let input = vector("too-many-namespace-declarations.xml");
     assert_eq!(parse(input.as_bytes(), &limits).unwrap_err(), XmlError::TooManyAttributes { limit: limits.max_attributes });
+}
+
+#[test]
+fn parser_differential_noncharacters_and_cdata_end_in_text_are_refused() {
+    // FAILS today (bug report): XML 1.0 §2.2 excludes U+FFFE and U+FFFF from
+    // Char and §2.4 forbids a literal "]]>" in content; libxml2 (xmllint,
+    // xmlsec1) rejects all three documents, Brygga's reader accepts them, so
+    // the two ends of an exchange disagree on what is well-formed. The
+    // character reference forms are already refused.
+    let limits = XmlLimits::default();
+    assert!(parse("<r>&#xFFFE;</r>".as_bytes(), &limits).is_err());
+    let cases = [("U+FFFE", "<r>\u{FFFE}</r>"), ("U+FFFF", "<r>\u{FFFF}</r>"), ("]]>", "<r>]]></r>")];
+    let accepted: Vec<&str> = cases
+        .iter()
+        .filter(|(_, input)| !matches!(parse(input.as_bytes(), &limits), Err(XmlError::InvalidChar { .. } | XmlError::Malformed { .. })))
+        .map(|(what, _)| *what)
+        .collect();
+    assert!(accepted.is_empty(), "accepted in text: {accepted:?}");
 }
 
 #[test]

@@ -55,7 +55,11 @@ fn assert_sv(v: &Validation, text: &str) -> Problem {
 }
 
 fn assert_no_rule(v: &Validation, rule: &str) {
-    assert!(!v.problems.iter().any(|p| p.text.contains(&format!("{rule}:"))), "did not expect {rule}, got:\n{}", show(v));
+    assert!(
+        !v.problems.iter().any(|p| p.text.contains(&format!("{rule}:"))),
+        "did not expect {rule}, got:\n{}",
+        show(v)
+    );
 }
 
 /// `base` with `from` (which must occur exactly once) replaced by `to`.
@@ -171,7 +175,12 @@ fn digg_example_xhe_base_validates_and_its_sdk_values_are_reported() {
     // DOCUMENTID: consistent with its own DocumentTypeCode (so the generic
     // profile accepts it) but not with SDK's document type.
     let scope = validate_sdk_scope(&parsed.header, &parsed.payload, FEDERATION_ID_TEST);
-    let p = assert_has(&scope, ReasonCode::Bv, DetailCode::Invariant, "DocumentTypeCode must be Q{urn:riv:infrastructure:messaging:MessageWithAttachments:3}messagePayload");
+    let p = assert_has(
+        &scope,
+        ReasonCode::Bv,
+        DetailCode::Invariant,
+        "DocumentTypeCode must be Q{urn:riv:infrastructure:messaging:MessageWithAttachments:3}messagePayload",
+    );
     assert_eq!(p.path, "/x:XHE/xha:Payloads/xha:Payload/xhb:DocumentTypeCode");
     assert_eq!(scope.problems.len(), 1, "{}", show(&scope));
     // It is a test-federation example.
@@ -273,7 +282,11 @@ fn r1_unlisted_elements_and_attributes() {
     assert_eq!(assert_rule(&v, "R1-XHE").path, "/x:XHE/xha:Header/xhb:UUID");
 
     // An attribute the XSD type has but the profile does not use.
-    let v = check(&mutate(&valid_xhe(), FROM_ID, r#"<ID schemeID="iso6523-actorid-upis" schemeName="n">0203:sender.se</ID>"#));
+    let v = check(&mutate(
+        &valid_xhe(),
+        FROM_ID,
+        r#"<ID schemeID="iso6523-actorid-upis" schemeName="n">0203:sender.se</ID>"#,
+    ));
     let p = assert_rule(&v, "R1-XHE");
     assert_eq!(p.path, "/x:XHE/xha:Header/xha:FromParty/xha:PartyIdentification/xhb:ID/@schemeName");
     let v = check(&mutate(&valid_xhe(), "<ID>7bc5576a", r#"<ID schemeID="x">7bc5576a"#));
@@ -305,7 +318,11 @@ fn r2_empty_elements_and_attributes() {
 
 #[test]
 fn r3_customization_id() {
-    let v = check(&mutate(&valid_xhe(), CUSTOMIZATION, "<CustomizationID>urn:fdc:digg.se:edelivery:xhe:2</CustomizationID>"));
+    let v = check(&mutate(
+        &valid_xhe(),
+        CUSTOMIZATION,
+        "<CustomizationID>urn:fdc:digg.se:edelivery:xhe:2</CustomizationID>",
+    ));
     assert_eq!(assert_rule(&v, "R3-XHE").path, "/x:XHE/xhb:CustomizationID");
     assert_eq!(v.problems.len(), 1, "{}", show(&v));
 }
@@ -358,10 +375,15 @@ fn r11_to_party_scheme_as_the_rule_text_says() {
 
 #[test]
 fn r12_encrypted_indicator_needs_encrypted_data() {
-    let v = check(&mutate(&valid_xhe(), INDICATOR_FALSE, "<InstanceEncryptionIndicator>true</InstanceEncryptionIndicator>"));
+    let v = check(&mutate(
+        &valid_xhe(),
+        INDICATOR_FALSE,
+        "<InstanceEncryptionIndicator>true</InstanceEncryptionIndicator>",
+    ));
     assert_eq!(assert_rule(&v, "R12-XHE").path, "/x:XHE/xha:Payloads/xha:Payload/xha:PayloadContent");
     // "1" is true in xsd:boolean.
-    let v = check(&mutate(&valid_xhe(), INDICATOR_FALSE, "<InstanceEncryptionIndicator>1</InstanceEncryptionIndicator>"));
+    let v =
+        check(&mutate(&valid_xhe(), INDICATOR_FALSE, "<InstanceEncryptionIndicator>1</InstanceEncryptionIndicator>"));
     assert_rule(&v, "R12-XHE");
     // Consistent: EncryptedData with true.
     let enc = mutate(&valid_xhe(), PLAIN_PAYLOAD, ENCRYPTED_PAYLOAD);
@@ -402,7 +424,11 @@ fn r14_cardinalities_of_the_syntax_mapping() {
     let v = check(&mutate(&base, &to, &format!("{to}{to}")));
     assert_eq!(assert_rule(&v, "R14-XHE").path, "/x:XHE/xha:Header/xha:ToParty[2]");
 
-    let v = check(&mutate(&base, &format!("<xha:PartyIdentification>{FROM_ID}"), &format!("<xha:PartyIdentification>{FROM_ID}</xha:PartyIdentification><xha:PartyIdentification>{FROM_ID}")));
+    let v = check(&mutate(
+        &base,
+        &format!("<xha:PartyIdentification>{FROM_ID}"),
+        &format!("<xha:PartyIdentification>{FROM_ID}</xha:PartyIdentification><xha:PartyIdentification>{FROM_ID}"),
+    ));
     assert_eq!(assert_rule(&v, "R14-XHE").path, "/x:XHE/xha:Header/xha:FromParty/xha:PartyIdentification[2]");
 
     let payload_start = "<xha:Payloads>\n    <xha:Payload>";
@@ -416,7 +442,12 @@ fn r14_cardinalities_of_the_syntax_mapping() {
     let fed = criterion("FEDERATIONID", "urn:fdc:digg.se:edelivery:federation:sdk");
     let v = check(&mutate(&base, &fed, &format!("{fed}{fed}")));
     assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "R14-XHE: xha:BusinessScopeCriterion must occur exactly 5");
-    assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "R14-XHE: BusinessScopeCriterionTypeCode FEDERATIONID must appear exactly once");
+    assert_has(
+        &v,
+        ReasonCode::Bv,
+        DetailCode::Invariant,
+        "R14-XHE: BusinessScopeCriterionTypeCode FEDERATIONID must appear exactly once",
+    );
 
     // Missing Payloads altogether.
     let k = base.find("<xha:Payloads>").expect("payloads");
@@ -454,7 +485,11 @@ fn sv_element_out_of_order() {
     let p = assert_sv(&v, "out of order");
     assert_eq!(p.path, "/x:XHE/xha:Header/xhb:ID");
     // Content of a misplaced element is still checked.
-    let v = check(&mutate(&valid_xhe(), "<XHEVersionID>1.0</XHEVersionID>\n  <CustomizationID>urn:fdc:digg.se:edelivery:xhe:1</CustomizationID>", "<CustomizationID>urn:fdc:digg.se:edelivery:xhe:1</CustomizationID><XHEVersionID>2.0</XHEVersionID>"));
+    let v = check(&mutate(
+        &valid_xhe(),
+        "<XHEVersionID>1.0</XHEVersionID>\n  <CustomizationID>urn:fdc:digg.se:edelivery:xhe:1</CustomizationID>",
+        "<CustomizationID>urn:fdc:digg.se:edelivery:xhe:1</CustomizationID><XHEVersionID>2.0</XHEVersionID>",
+    ));
     assert_sv(&v, "out of order");
     assert_rule(&v, "R9-XHE");
 }
@@ -470,7 +505,11 @@ fn sv_xsd_cardinalities() {
     let v = check(&mutate(&valid_xhe(), "<CreationDateTime>2022-10-13T18:10:39.844Z</CreationDateTime>", ""));
     assert_sv(&v, "xha:Header must contain xhb:CreationDateTime");
     // At most once in the XSD.
-    let v = check(&mutate(&valid_xhe(), "<XHEVersionID>1.0</XHEVersionID>", "<XHEVersionID>1.0</XHEVersionID><XHEVersionID>1.0</XHEVersionID>"));
+    let v = check(&mutate(
+        &valid_xhe(),
+        "<XHEVersionID>1.0</XHEVersionID>",
+        "<XHEVersionID>1.0</XHEVersionID><XHEVersionID>1.0</XHEVersionID>",
+    ));
     assert_eq!(assert_sv(&v, "may occur at most 1").path, "/x:XHE/xhb:XHEVersionID[2]");
     let v = check(&mutate(&valid_xhe(), HANDLING, &format!("{HANDLING}{HANDLING}")));
     assert_sv(&v, "xhb:HandlingServiceID may occur at most 1");
@@ -486,7 +525,11 @@ fn sv_unknown_attribute() {
     let v = check(&mutate(&valid_xhe(), "<xha:Header>", r#"<xha:Header id="h">"#));
     assert_sv(&v, "attribute id is not allowed on xha:Header");
     // xsi:schemaLocation is a schema hint, accepted (DIGG's example has one).
-    let v = check(&mutate(&valid_xhe(), "<x:XHE ", r#"<x:XHE xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="a b" "#));
+    let v = check(&mutate(
+        &valid_xhe(),
+        "<x:XHE ",
+        r#"<x:XHE xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="a b" "#,
+    ));
     assert_clean(&v, "xsi:schemaLocation");
 }
 
@@ -501,8 +544,12 @@ fn sv_text_and_elements_in_the_wrong_place() {
 #[test]
 fn sv_datatypes() {
     let v = check(&mutate(&valid_xhe(), "2022-10-13T18:10:39.844Z", "13 Oct 2022"));
-    assert_eq!(assert_sv(&v, "CreationDateTime is not a valid xsd:dateTime").path, "/x:XHE/xha:Header/xhb:CreationDateTime");
-    let v = check(&mutate(&valid_xhe(), INDICATOR_FALSE, "<InstanceEncryptionIndicator>no</InstanceEncryptionIndicator>"));
+    assert_eq!(
+        assert_sv(&v, "CreationDateTime is not a valid xsd:dateTime").path,
+        "/x:XHE/xha:Header/xhb:CreationDateTime"
+    );
+    let v =
+        check(&mutate(&valid_xhe(), INDICATOR_FALSE, "<InstanceEncryptionIndicator>no</InstanceEncryptionIndicator>"));
     assert_sv(&v, "InstanceEncryptionIndicator is not a valid xsd:boolean");
 }
 
@@ -524,13 +571,21 @@ fn mapping_instructions() {
     let p = assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "DocumentTypeCode must be the payload root");
     assert_eq!(p.path, "/x:XHE/xha:Payloads/xha:Payload/xhb:DocumentTypeCode");
 
-    let v = check(&mutate(&valid_xhe(), "<ContentTypeCode>application/xml</ContentTypeCode>", "<ContentTypeCode>text/xml</ContentTypeCode>"));
+    let v = check(&mutate(
+        &valid_xhe(),
+        "<ContentTypeCode>application/xml</ContentTypeCode>",
+        "<ContentTypeCode>text/xml</ContentTypeCode>",
+    ));
     assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "ContentTypeCode must be application/xml");
 
     let v = check(&mutate(&valid_xhe(), PLAIN_PAYLOAD, &format!("{PLAIN_PAYLOAD}{PLAIN_PAYLOAD}")));
     assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "PayloadContent must hold one payload");
 
-    let text = mutate(&valid_xhe(), "<ContentTypeCode>application/xml</ContentTypeCode>", "<ContentTypeCode>application/pdf</ContentTypeCode>");
+    let text = mutate(
+        &valid_xhe(),
+        "<ContentTypeCode>application/xml</ContentTypeCode>",
+        "<ContentTypeCode>application/pdf</ContentTypeCode>",
+    );
     let v = check(&mutate(&text, PLAIN_PAYLOAD, "JVBERi0x\n  LjQK"));
     assert_clean(&v, "base64 text payload");
     let v = check(&mutate(&text, PLAIN_PAYLOAD, "not base64!"));
@@ -615,9 +670,15 @@ fn sdk_scope_values() {
     assert_clean(&validate_sdk_scope(&header(), &base_payload, FEDERATION_ID_SDK), "SDK message");
 
     let mut test_fed = header();
-    test_fed.business_scope = BusinessScope::new(DocumentKind::MessageV3, TransportModel::ExtSigEnc).with_federation(FEDERATION_ID_TEST);
+    test_fed.business_scope =
+        BusinessScope::new(DocumentKind::MessageV3, TransportModel::ExtSigEnc).with_federation(FEDERATION_ID_TEST);
     assert_clean(&validate_sdk_scope(&test_fed, &base_payload, FEDERATION_ID_TEST), "test federation");
-    assert_has(&validate_sdk_scope(&test_fed, &base_payload, FEDERATION_ID_SDK), ReasonCode::Bv, DetailCode::Invariant, "FEDERATIONID");
+    assert_has(
+        &validate_sdk_scope(&test_fed, &base_payload, FEDERATION_ID_SDK),
+        ReasonCode::Bv,
+        DetailCode::Invariant,
+        "FEDERATIONID",
+    );
 
     let mut h = header();
     h.business_scope.process_id = "urn:other".into();
@@ -628,7 +689,12 @@ fn sdk_scope_values() {
 
     // Unencrypted under tm-base-ext-sigenc: SIG security. Under tm-base: fine.
     let plain = PayloadInfo::new(DocumentKind::MessageV3, Some("fa".into()), false);
-    assert_has(&validate_sdk_scope(&header(), &plain, FEDERATION_ID_SDK), ReasonCode::Sig, DetailCode::Security, "not encrypted");
+    assert_has(
+        &validate_sdk_scope(&header(), &plain, FEDERATION_ID_SDK),
+        ReasonCode::Sig,
+        DetailCode::Security,
+        "not encrypted",
+    );
     let mut base_model = header();
     base_model.business_scope = BusinessScope::new(DocumentKind::MessageV3, TransportModel::Base);
     assert_clean(&validate_sdk_scope(&base_model, &plain, FEDERATION_ID_SDK), "tm-base in clear");
@@ -640,7 +706,12 @@ fn sdk_scope_values() {
     let receipt_payload = PayloadInfo::new(DocumentKind::Receipt, Some("fa".into()), false);
     assert_clean(&validate_sdk_scope(&r, &receipt_payload, FEDERATION_ID_SDK), "receipt envelope");
     // A receipt DOCUMENTID with a message DocumentTypeCode.
-    assert_has(&validate_sdk_scope(&r, &plain, FEDERATION_ID_SDK), ReasonCode::Bv, DetailCode::Invariant, "DocumentTypeCode must be");
+    assert_has(
+        &validate_sdk_scope(&r, &plain, FEDERATION_ID_SDK),
+        ReasonCode::Bv,
+        DetailCode::Invariant,
+        "DocumentTypeCode must be",
+    );
 }
 
 fn view() -> CrossFieldView {
@@ -657,25 +728,48 @@ fn cross_fields_codes() {
     let payload = PayloadInfo::new(DocumentKind::MessageV3, Some("fa.recipient".into()), true);
     assert_clean(&validate_cross_fields(&header(), &payload, &view()), "matching fields (case-insensitive ids)");
 
-    let v = validate_cross_fields(&header(), &payload, &CrossFieldView { message_id: "8bc5576a-3f87-4cf5-a0c5-277da06fcacb".into(), ..view() });
-    assert_eq!(assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "messageId is not identical").path, "/x:XHE/xha:Header/xhb:ID");
+    let v = validate_cross_fields(
+        &header(),
+        &payload,
+        &CrossFieldView { message_id: "8bc5576a-3f87-4cf5-a0c5-277da06fcacb".into(), ..view() },
+    );
+    assert_eq!(
+        assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "messageId is not identical").path,
+        "/x:XHE/xha:Header/xhb:ID"
+    );
     assert_eq!(v.problems.len(), 1);
 
-    let v = validate_cross_fields(&header(), &payload, &CrossFieldView { sender_org_id: "0203:other.se".into(), ..view() });
+    let v =
+        validate_cross_fields(&header(), &payload, &CrossFieldView { sender_org_id: "0203:other.se".into(), ..view() });
     assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "Wrong or unknown sender-id");
 
-    let v = validate_cross_fields(&header(), &payload, &CrossFieldView { recipient_org_id: "0203:other.se".into(), ..view() });
+    let v = validate_cross_fields(
+        &header(),
+        &payload,
+        &CrossFieldView { recipient_org_id: "0203:other.se".into(), ..view() },
+    );
     assert_has(&v, ReasonCode::Bv, DetailCode::Security, "recipientId is not identical to value in XHE envelope");
 
-    let v = validate_cross_fields(&header(), &payload, &CrossFieldView { recipient_functional_address: "FA.recipient".into(), ..view() });
+    let v = validate_cross_fields(
+        &header(),
+        &payload,
+        &CrossFieldView { recipient_functional_address: "FA.recipient".into(), ..view() },
+    );
     assert_has(&v, ReasonCode::Bv, DetailCode::NotFound, "Wrong or unknown xha:HandlingServiceID");
     let none = PayloadInfo::new(DocumentKind::MessageV3, None, true);
-    assert_has(&validate_cross_fields(&header(), &none, &view()), ReasonCode::Bv, DetailCode::NotFound, "HandlingServiceID");
+    assert_has(
+        &validate_cross_fields(&header(), &none, &view()),
+        ReasonCode::Bv,
+        DetailCode::NotFound,
+        "HandlingServiceID",
+    );
 }
 
 #[test]
 fn cross_field_view_from_message_reports_missing_fields() {
-    let m = doc(r#"<m:messagePayload xmlns:m="urn:riv:infrastructure:messaging:MessageWithAttachments:3"><m:message><m:messageHeader><m:messageId>id</m:messageId></m:messageHeader></m:message></m:messagePayload>"#);
+    let m = doc(
+        r#"<m:messagePayload xmlns:m="urn:riv:infrastructure:messaging:MessageWithAttachments:3"><m:message><m:messageHeader><m:messageId>id</m:messageId></m:messageHeader></m:message></m:messagePayload>"#,
+    );
     let err = CrossFieldView::from_message(&m, m.document_element().expect("root")).expect_err("fields missing");
     assert_eq!(err.problems.len(), 3, "{}", show(&err));
     assert_sv(&err, "sender/senderID/extension");
@@ -742,13 +836,24 @@ fn issued() -> time::OffsetDateTime {
 fn rejection() -> Validation {
     let mut v = Validation::default();
     v.push(Problem::sv_structure("/x:XHE/xha:Header/xhb:Foo", "element xhb:Foo is not allowed in xha:Header"));
-    v.push(Problem::bv(DetailCode::Security, "/x:XHE/xha:Header/xha:ToParty/xha:PartyIdentification/xhb:ID", "recipientId is not identical to value in XHE envelope"));
+    v.push(Problem::bv(
+        DetailCode::Security,
+        "/x:XHE/xha:Header/xha:ToParty/xha:PartyIdentification/xhb:ID",
+        "recipientId is not identical to value in XHE envelope",
+    ));
     v.push(Problem::sig_security("Sender signature not validated"));
     v
 }
 
 fn built(v: &Validation) -> Receipt {
-    Receipt::from_validation("r-1".into(), issued(), "0203:recipient.se".into(), "0203:sender.se".into(), "7bc5576a-3f87-4cf5-a0c5-277da06fcacb".into(), v)
+    Receipt::from_validation(
+        "r-1".into(),
+        issued(),
+        "0203:recipient.se".into(),
+        "0203:sender.se".into(),
+        "7bc5576a-3f87-4cf5-a0c5-277da06fcacb".into(),
+        v,
+    )
 }
 
 #[test]
@@ -757,7 +862,10 @@ fn built_accepted_receipt_validates_and_round_trips() {
     assert_eq!(r.response, ResponseCode::Accepted);
     let xml = String::from_utf8(r.to_xml()).expect("utf-8");
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
-    assert!(xml.contains("<cbc:IssueDate>2024-03-01</cbc:IssueDate><cbc:IssueTime>09:30:00.25+01:00</cbc:IssueTime>"), "{xml}");
+    assert!(
+        xml.contains("<cbc:IssueDate>2024-03-01</cbc:IssueDate><cbc:IssueTime>09:30:00.25+01:00</cbc:IssueTime>"),
+        "{xml}"
+    );
     let d = doc(&xml);
     assert_clean(&validate_receipt(&d), "built ACCEPTED");
     let back = Receipt::parse(&d).expect("parses");
@@ -801,7 +909,10 @@ fn r7_accepted_with_lines_and_r8_rejected_without_are_refused() {
     accepted_with_lines.response = ResponseCode::Accepted;
     let d = accepted_with_lines.to_document();
     let v = validate_receipt(&d);
-    assert_eq!(assert_rule(&v, "R7-APP").path, "/app:ApplicationResponse/cac:DocumentResponse/cac:Response/cbc:ResponseCode");
+    assert_eq!(
+        assert_rule(&v, "R7-APP").path,
+        "/app:ApplicationResponse/cac:DocumentResponse/cac:Response/cbc:ResponseCode"
+    );
     assert!(Receipt::parse(&d).is_err());
 
     let mut rejected_without = built(&Validation::default());
@@ -820,11 +931,13 @@ fn check_receipt(xml: &str) -> Validation {
     validate_receipt(&doc(xml))
 }
 
-const R_CUSTOMIZATION: &str = "<cbc:CustomizationID>urn:fdc:digg.se:edelivery:messagetype:response:1</cbc:CustomizationID>";
+const R_CUSTOMIZATION: &str =
+    "<cbc:CustomizationID>urn:fdc:digg.se:edelivery:messagetype:response:1</cbc:CustomizationID>";
 const R_PROFILE: &str = "<cbc:ProfileID>bdx:noprocess</cbc:ProfileID>";
 const R_ISSUE_TIME: &str = "<cbc:IssueTime>09:30:00.25+01:00</cbc:IssueTime>";
 const R_SENDER: &str = r#"<cbc:EndpointID schemeID="iso6523-actorid-upis">0203:recipient.se</cbc:EndpointID>"#;
-const R_DOC_REF: &str = "<cac:DocumentReference><cbc:ID>7bc5576a-3f87-4cf5-a0c5-277da06fcacb</cbc:ID></cac:DocumentReference>";
+const R_DOC_REF: &str =
+    "<cac:DocumentReference><cbc:ID>7bc5576a-3f87-4cf5-a0c5-277da06fcacb</cbc:ID></cac:DocumentReference>";
 const R_SIG_STATUS: &str = "<cbc:StatusReason>Sender signature not validated</cbc:StatusReason>";
 
 #[test]
@@ -842,8 +955,12 @@ fn receipt_rules_r1_to_r6_and_r9() {
 
     // R2: empty element and empty attribute.
     let v = check_receipt(&mutate(&base, R_SIG_STATUS, "<cbc:StatusReason>  </cbc:StatusReason>"));
-    assert_eq!(assert_rule(&v, "R2-APP").path, "/app:ApplicationResponse/cac:DocumentResponse/cac:LineResponse[3]/cac:Response/cac:Status/cbc:StatusReason");
-    let v = check_receipt(&mutate(&base, R_SENDER, r#"<cbc:EndpointID schemeID="">0203:recipient.se</cbc:EndpointID>"#));
+    assert_eq!(
+        assert_rule(&v, "R2-APP").path,
+        "/app:ApplicationResponse/cac:DocumentResponse/cac:LineResponse[3]/cac:Response/cac:Status/cbc:StatusReason"
+    );
+    let v =
+        check_receipt(&mutate(&base, R_SENDER, r#"<cbc:EndpointID schemeID="">0203:recipient.se</cbc:EndpointID>"#));
     assert_rule(&v, "R2-APP");
 
     // R3, R4: fixed values.
@@ -853,9 +970,17 @@ fn receipt_rules_r1_to_r6_and_r9() {
     assert_rule(&v, "R4-APP");
 
     // R5, R6: code lists.
-    let v = check_receipt(&mutate(&base, "<cbc:ResponseCode>REJECTED</cbc:ResponseCode>", "<cbc:ResponseCode>MAYBE</cbc:ResponseCode>"));
+    let v = check_receipt(&mutate(
+        &base,
+        "<cbc:ResponseCode>REJECTED</cbc:ResponseCode>",
+        "<cbc:ResponseCode>MAYBE</cbc:ResponseCode>",
+    ));
     assert_rule(&v, "R5-APP");
-    let v = check_receipt(&mutate(&base, "<cbc:ResponseCode>SIG</cbc:ResponseCode>", "<cbc:ResponseCode>XSD</cbc:ResponseCode>"));
+    let v = check_receipt(&mutate(
+        &base,
+        "<cbc:ResponseCode>SIG</cbc:ResponseCode>",
+        "<cbc:ResponseCode>XSD</cbc:ResponseCode>",
+    ));
     assert_rule(&v, "R6-APP");
 
     // R9: cardinalities stricter than UBL's, and schemeID required.
@@ -865,12 +990,23 @@ fn receipt_rules_r1_to_r6_and_r9() {
     let v = check_receipt(&mutate(&base, R_ISSUE_TIME, ""));
     assert_rule(&v, "R9-APP");
     let v = check_receipt(&mutate(&base, R_DOC_REF, &format!("{R_DOC_REF}{R_DOC_REF}")));
-    assert_eq!(assert_rule(&v, "R9-APP").path, "/app:ApplicationResponse/cac:DocumentResponse/cac:DocumentReference[2]");
+    assert_eq!(
+        assert_rule(&v, "R9-APP").path,
+        "/app:ApplicationResponse/cac:DocumentResponse/cac:DocumentReference[2]"
+    );
     let v = check_receipt(&mutate(&base, R_SIG_STATUS, ""));
     assert_rule(&v, "R9-APP");
     let v = check_receipt(&mutate(&base, R_SENDER, "<cbc:EndpointID>0203:recipient.se</cbc:EndpointID>"));
-    assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "R9-APP: SenderParty/EndpointID must have the attribute schemeID");
-    let v = check_receipt(&mutate(&base, "<cac:SenderParty>", "<cac:SenderParty><cbc:WebsiteURI>w</cbc:WebsiteURI>").replacen(R_SENDER, "", 1));
+    assert_has(
+        &v,
+        ReasonCode::Bv,
+        DetailCode::Invariant,
+        "R9-APP: SenderParty/EndpointID must have the attribute schemeID",
+    );
+    let v = check_receipt(
+        &mutate(&base, "<cac:SenderParty>", "<cac:SenderParty><cbc:WebsiteURI>w</cbc:WebsiteURI>")
+            .replacen(R_SENDER, "", 1),
+    );
     assert_rule(&v, "R1-APP");
     assert_rule(&v, "R9-APP");
 }
@@ -878,7 +1014,11 @@ fn receipt_rules_r1_to_r6_and_r9() {
 #[test]
 fn receipt_schema_cases_and_mapping_instructions() {
     let base = valid_receipt();
-    let v = check_receipt(&mutate(&base, R_PROFILE, "").replacen(R_CUSTOMIZATION, &format!("{R_PROFILE}{R_CUSTOMIZATION}"), 1));
+    let v = check_receipt(&mutate(&base, R_PROFILE, "").replacen(
+        R_CUSTOMIZATION,
+        &format!("{R_PROFILE}{R_CUSTOMIZATION}"),
+        1,
+    ));
     assert_sv(&v, "out of order");
     let v = check_receipt(&mutate(&base, "<cbc:IssueDate>", "<cbc:Foo>1</cbc:Foo><cbc:IssueDate>"));
     assert_eq!(assert_sv(&v, "element cbc:Foo is not allowed").path, "/app:ApplicationResponse/cbc:Foo");
@@ -895,7 +1035,8 @@ fn receipt_schema_cases_and_mapping_instructions() {
 
     let v = check_receipt(&mutate(&base, R_ISSUE_TIME, "<cbc:IssueTime>09:30:00</cbc:IssueTime>"));
     assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "IssueTime must include a time zone");
-    let v = check_receipt(&mutate(&base, R_SENDER, r#"<cbc:EndpointID schemeID="GLN">0203:recipient.se</cbc:EndpointID>"#));
+    let v =
+        check_receipt(&mutate(&base, R_SENDER, r#"<cbc:EndpointID schemeID="GLN">0203:recipient.se</cbc:EndpointID>"#));
     assert_eq!(
         assert_has(&v, ReasonCode::Bv, DetailCode::Invariant, "EndpointID/@schemeID must be iso6523-actorid-upis").path,
         "/app:ApplicationResponse/cac:SenderParty/cbc:EndpointID/@schemeID"

@@ -533,3 +533,17 @@ fn xmlsec1_ecdsa_p256_signature_verifies_in_brygga() {
     let tampered = write(dir.path(), "ecdsa.tampered.xml", &tamper(&signed, ">100<", ">900<"));
     assert_brygga_refuses(&tampered, ["--cert", s(&ec.cert_path)], "does not match", "ECDSA P-256, tampered");
 }
+
+#[test]
+fn ecdsa_p384_certificate_is_not_taken_for_p256() {
+    // FAILS today (bug report): Certificate::public_key() labels every
+    // id-ecPublicKey certificate EcdsaP256 without reading the curve. The
+    // visible effect: a valid xmlsec1 ecdsa-sha256 signature made with a
+    // P-384 key (legal in XML-DSig 1.1) is reported by `brygga xml verify`
+    // as "signature value does not verify" instead of an unsupported key.
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let der = params("p384", false).self_signed(&key).unwrap().der().to_vec();
+    let cert = brygga::pki::Certificate::from_der(der).unwrap();
+    let algorithm = cert.public_key().map(|(algorithm, _)| algorithm);
+    assert_ne!(algorithm, Ok(brygga::pki::PublicKeyAlgorithm::EcdsaP256), "a P-384 key is labelled P-256");
+}

@@ -86,6 +86,9 @@ pub(super) struct OpenArgs {
     /// Accept a payload in clear (SDK requires encryption; for tests only).
     #[arg(long)]
     allow_unencrypted: bool,
+    /// FEDERATIONID this node serves.
+    #[arg(long, default_value = xhe::FEDERATION_ID_SDK)]
+    federation: String,
     file: PathBuf,
 }
 
@@ -148,6 +151,7 @@ pub(super) fn open(args: OpenArgs) -> CmdResult {
 
     let mut options = OpenOptions::new(&decrypt_key, &trust, at);
     options.require_encryption = !args.allow_unencrypted;
+    options.federation_id = args.federation.clone();
     let now = time::OffsetDateTime::now_utc();
     let receipt_id = uuid::Uuid::new_v4().to_string();
     let outcome = envelope::open(bytes, &options);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod envelope;
 
 use crate::limits::XmlLimits;
@@ -42,6 +43,8 @@ enum Command {
     Validate(envelope::ValidateArgs),
     /// Measure seal/open throughput, C14N speed and memory.
     Bench(bench::BenchArgs),
+    /// Run the pilots' messages through the secure envelope, with fresh keys.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +149,7 @@ pub fn run() -> i32 {
         Command::Xhe(XheCommand::Open(args)) => envelope::open(args),
         Command::Validate(args) => envelope::validate(args),
         Command::Bench(args) => bench::run(args),
+        Command::Demo => demo::run(),
     };
     match result {
         Ok(()) => EXIT_OK,

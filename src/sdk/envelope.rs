@@ -74,6 +74,9 @@ pub fn seal(
     options: &SealOptions,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, SealError> {
+    if let Some(too_large) = super::message_rules::check_message_size(message_xml.len()) {
+        return Err(SealError::InvalidMessage(Validation { problems: vec![too_large] }));
+    }
     let limits = XmlLimits::default().with_max_document_bytes(SDK_MESSAGE_MAX_BYTES);
     let message_doc = xml::parse(message_xml, &limits)?;
     let message_root = message_doc.document_element().expect("parse guarantees a root");
@@ -144,8 +147,17 @@ pub struct OpenedMessage {
     pub signer: TrustedCertificate,
 }
 
+/// What the receiver already holds, for duplicate detection (B1.3.3 §5.3
+/// row 6). The node's inbox implements it; the command line has none.
+pub trait ReceivedMessages {
+    /// How many stored messages carry this messageId.
+    fn count(&self, message_id: &str) -> usize;
+}
+
 /// How to open.
 pub struct OpenOptions<'a> {
+    /// Earlier messages, when the caller keeps them.
+    pub received: Option<&'a dyn ReceivedMessages>,
     pub decrypt_key: &'a PrivateKey,
     /// Whose envelope signatures are accepted (the sender's published
     /// signing certificate, or the organisation CAs).
@@ -155,17 +167,21 @@ pub struct OpenOptions<'a> {
     /// DIGG requires encrypted payloads (B1.3.3 §5.3 #14); off only for tests.
     pub require_encryption: bool,
     pub content_policy: SupportedContentTypes,
+    /// The federation this node serves (FEDERATIONID).
+    pub federation_id: String,
 }
 
 impl<'a> OpenOptions<'a> {
     pub fn new(decrypt_key: &'a PrivateKey, sender_trust: &'a TrustPolicy, at: UnixTime) -> Self {
         Self {
+            received: None,
             decrypt_key,
             sender_trust,
             at,
             limits: XmlLimits::default(),
             require_encryption: true,
             content_policy: SupportedContentTypes::default(),
+            federation_id: xhe::FEDERATION_ID_SDK.to_owned(),
         }
     }
 }
@@ -211,15 +227,15 @@ pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, 
     })?;
     let (mut doc, signer, _proof) = verified.into_parts();
 
+    // parse_xhe reports validate_xhe's problems itself when it fails.
+    let envelope = xhe::parse_xhe(&doc).map_err(|validation| Rejection {
+        validation,
+        facts: Some(facts.clone()),
+        receipt: ReceiptDecision::Send,
+    })?;
     let mut validation = xhe::validate_xhe(&doc);
-    let envelope = match xhe::parse_xhe(&doc) {
-        Ok(p) => p,
-        Err(v) => {
-            validation.extend(v);
-            return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
-        }
-    };
     let facts = EnvelopeFacts { header: envelope.header.clone(), payload: envelope.payload.clone(), ..facts };
+    validation.extend(xhe::validate_sdk_scope(&facts.header, &facts.payload, &options.federation_id));
 
     // The message is put back into the envelope tree in place of the
     // EncryptedData: it is parsed in the namespace context it was encrypted
@@ -251,7 +267,8 @@ pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, 
             replace_with_plaintext(&mut doc, encrypted_data, decrypted, &limits).map_err(|_| cannot_decrypt())?
         }
         None => {
-            if options.require_encryption {
+            let already_said = validation.problems.iter().any(|p| p.reason == super::ReasonCode::Sig);
+            if options.require_encryption && !already_said {
                 validation.push(Problem::sig_security("Payload is not encrypted"));
             }
             match doc.child_elements(envelope.payload_content).next() {
@@ -264,10 +281,18 @@ pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, 
         }
     };
 
+    validation.extend(xhe::validate_payload_root(&facts.payload, &doc, message_node));
     validation.extend(validate_message_with(&doc, message_node, &options.content_policy));
     match CrossFieldView::from_message(&doc, message_node) {
         Ok(view) => validation.extend(xhe::validate_cross_fields(&facts.header, &facts.payload, &view)),
         Err(v) => validation.extend(v),
+    }
+    if let Some(received) = options.received {
+        match received.count(&facts.header.id) {
+            0 => {}
+            1 => validation.push(Problem::bv(DetailCode::Duplicate, "NA", "messageId has already been received")),
+            _ => validation.push(Problem::bv(DetailCode::MultipleMatches, "NA", "messageId matches several received messages")),
+        }
     }
     if !validation.is_accepted() {
         return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
@@ -339,4 +364,43 @@ pub fn seal_receipt(
     doc.adopt(payload_content, 0, receipt.to_document());
     xmlsec::sign_enveloped(&mut doc, sign_key, sign_cert, signing)?;
     Ok(xml::serialize(&doc, NodeId::DOCUMENT))
+}
+
+/// A receipt that arrived for one of our messages, verified and parsed.
+#[derive(Debug)]
+pub struct OpenedReceipt {
+    pub facts: EnvelopeFacts,
+    pub receipt: Receipt,
+    pub signer: TrustedCertificate,
+}
+
+/// Opens a receipt envelope: verify the signature against the receiving
+/// organisation's published signing certificate, then validate envelope and
+/// ApplicationResponse. Receipts are never answered with receipts, so a
+/// failure here is only reported to our operators.
+pub fn open_receipt(bytes: Vec<u8>, sender_trust: &TrustPolicy, at: UnixTime, limits: &XmlLimits) -> Result<OpenedReceipt, Validation> {
+    let doc = xml::parse(&bytes, limits)
+        .map_err(|e| Validation { problems: vec![Problem::sv_structure("NA", format!("receipt is not well-formed XML: {e}"))] })?;
+    drop(bytes);
+    let verified = xmlsec::verify_enveloped(doc, sender_trust, at).map_err(|e| Validation {
+        problems: vec![Problem::sig_security(format!("receipt signature not validated: {e}"))],
+    })?;
+    let (doc, signer, _proof) = verified.into_parts();
+    let mut validation = xhe::validate_xhe(&doc);
+    let envelope = xhe::parse_xhe(&doc)?;
+    let facts = EnvelopeFacts {
+        header: envelope.header.clone(),
+        payload: envelope.payload.clone(),
+        named_recipient_certificate: None,
+    };
+    let Some(root) = doc.child_elements(envelope.payload_content).next() else {
+        validation.push(Problem::sv_structure("/XHE/Payloads/Payload/PayloadContent", "receipt envelope is empty"));
+        return Err(validation);
+    };
+    validation.extend(super::receipt::validate_receipt_at(&doc, root));
+    if !validation.is_accepted() {
+        return Err(validation);
+    }
+    let receipt = Receipt::parse_at(&doc, root)?;
+    Ok(OpenedReceipt { facts, receipt, signer })
 }

@@ -598,6 +598,8 @@ enum Check {
     HasContent,
     /// B1.3.3: the attachment type is supported by this node.
     ContentType,
+    /// B1.3.3 §5.3 row 3: no malicious content (BV forbidden).
+    NoActiveContent,
 }
 
 /// A rule: the element names of its context, innermost last, all in the
@@ -642,6 +644,8 @@ static RULES: &[Rule] = &[
     Rule { context: &["messageBody", "documents"], check: Check::HasContent },
     // B1.3.3 4.3.3.3: types the receiver does not support are rejected.
     Rule { context: &["ContentFiles", "contentType"], check: Check::ContentType },
+    // B1.3.3 §5.3 row 3: executables and active PDF content are refused.
+    Rule { context: &["ContentFiles", "content"], check: Check::NoActiveContent },
 ];
 
 fn check_business_rules(doc: &Document, payload: NodeId, types: Option<&SupportedContentTypes>) -> Validation {
@@ -739,6 +743,10 @@ fn apply(
                 return None;
             }
             invariant(format!("In {at}, a document must contain at least one ContentText or ContentFiles"))
+        }
+        Check::NoActiveContent => {
+            let finding = super::content_scan::scan_base64(text_parts(doc, id))?;
+            Some((DetailCode::Forbidden, format!("In {at}, {}", finding.describe())))
         }
         Check::ContentType => {
             let types = types?;

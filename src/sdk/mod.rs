@@ -4,6 +4,7 @@
 //! Nothing here does I/O or reads the clock; times are parameters.
 
 pub mod codes;
+pub mod content_scan;
 
 pub use codes::{DetailCode, Problem, ReasonCode, ResponseCode, Validation};
 pub mod envelope;

@@ -18,7 +18,9 @@ use time::{Date, OffsetDateTime, Time, UtcOffset};
 
 use crate::sdk::codes::{DetailCode, Problem, ReasonCode, ResponseCode, Validation};
 use crate::sdk::xhe::lexical;
-use crate::sdk::xhe::schema::{Checker, Particle, Profile, RuleIds, Target, CODE_ATTRS, IDENTIFIER_ATTRS, NO_ATTRS, TEXT_ATTRS};
+use crate::sdk::xhe::schema::{
+    Checker, Particle, Profile, RuleIds, Target, CODE_ATTRS, IDENTIFIER_ATTRS, NO_ATTRS, TEXT_ATTRS,
+};
 use crate::sdk::xhe::{normalize_space, trim_xml, DS_NS, PARTY_ID_SCHEME, XENC_NS};
 use crate::xml::{serialize, Document, Element, NodeId, NodeKind, NsDecl};
 
@@ -115,12 +117,7 @@ impl From<&Problem> for ReceiptLine {
     fn from(p: &Problem) -> Self {
         let line_id = if trim_xml(&p.path).is_empty() { LINE_ID_NA.to_owned() } else { p.path.clone() };
         let status_reason = if trim_xml(&p.text).is_empty() { p.detail.as_str().to_owned() } else { p.text.clone() };
-        Self {
-            line_id,
-            reason: p.reason,
-            status_reason_code: Some(StatusReasonCode::Detail(p.detail)),
-            status_reason,
-        }
+        Self { line_id, reason: p.reason, status_reason_code: Some(StatusReasonCode::Detail(p.detail)), status_reason }
     }
 }
 
@@ -134,7 +131,8 @@ impl From<&Problem> for ReceiptLine {
 pub struct Receipt {
     /// `cbc:ID`: the receipt's own id.
     pub id: String,
-    /// `cbc:IssueDate`, in the zone of `issue_time`.
+    /// `cbc:IssueDate`, in the zone of `issue_time`. A zone written on the
+    /// date itself (`2021-04-15Z`, valid `xsd:date`) is accepted and dropped.
     pub issue_date: Date,
     pub issue_time: IssueTime,
     /// `SenderParty/EndpointID`: the organisation that acknowledges.
@@ -257,19 +255,29 @@ fn single(p: Problem) -> Validation {
 fn read_valid(doc: &Document, root: NodeId) -> Result<Receipt, Validation> {
     let need = |parent: NodeId, ns: &str, local: &str| -> Result<NodeId, Validation> {
         doc.child_named(parent, ns, local).ok_or_else(|| {
-            single(Problem::sv_structure("/app:ApplicationResponse", format!("receipt could not be read after validation: {local} missing")))
+            single(Problem::sv_structure(
+                "/app:ApplicationResponse",
+                format!("receipt could not be read after validation: {local} missing"),
+            ))
         })
     };
     let text = |parent: NodeId, ns: &str, local: &str| -> Result<String, Validation> {
         need(parent, ns, local).map(|n| trim_xml(&doc.text_content(n)).to_owned())
     };
-    let unreadable =
-        |what: &str| single(Problem::sv_structure("/app:ApplicationResponse", format!("receipt could not be read after validation: {what}")));
+    let unreadable = |what: &str| {
+        single(Problem::sv_structure(
+            "/app:ApplicationResponse",
+            format!("receipt could not be read after validation: {what}"),
+        ))
+    };
 
-    let (issue_date, _) = lexical::parse_date(&text(root, CBC_NS, "IssueDate")?).ok_or_else(|| unreadable("IssueDate"))?;
-    let (time, offset) = lexical::parse_time(&text(root, CBC_NS, "IssueTime")?).ok_or_else(|| unreadable("IssueTime"))?;
+    let (issue_date, _) =
+        lexical::parse_date(&text(root, CBC_NS, "IssueDate")?).ok_or_else(|| unreadable("IssueDate"))?;
+    let (time, offset) =
+        lexical::parse_time(&text(root, CBC_NS, "IssueTime")?).ok_or_else(|| unreadable("IssueTime"))?;
     let offset = offset.ok_or_else(|| unreadable("IssueTime zone"))?;
-    let endpoint = |party: &str| -> Result<String, Validation> { text(need(root, CAC_NS, party)?, CBC_NS, "EndpointID") };
+    let endpoint =
+        |party: &str| -> Result<String, Validation> { text(need(root, CAC_NS, party)?, CBC_NS, "EndpointID") };
     let dr = need(root, CAC_NS, "DocumentResponse")?;
     let response = ResponseCode::parse(&normalize_space(&text(need(dr, CAC_NS, "Response")?, CBC_NS, "ResponseCode")?))
         .ok_or_else(|| unreadable("ResponseCode"))?;
@@ -303,8 +311,14 @@ fn read_valid(doc: &Document, root: NodeId) -> Result<Receipt, Validation> {
 // ---------------------------------------------------------------------------
 
 /// Prefixes used in the XPaths of problems: those of DIGG's schematron.
-const RECEIPT_PREFIXES: &[(&str, &str)] =
-    &[(APPLICATION_RESPONSE_NS, "app"), (CAC_NS, "cac"), (CBC_NS, "cbc"), (UBL_EXT_NS, "ext"), (DS_NS, "ds"), (XENC_NS, "xenc")];
+const RECEIPT_PREFIXES: &[(&str, &str)] = &[
+    (APPLICATION_RESPONSE_NS, "app"),
+    (CAC_NS, "cac"),
+    (CBC_NS, "cbc"),
+    (UBL_EXT_NS, "ext"),
+    (DS_NS, "ds"),
+    (XENC_NS, "xenc"),
+];
 
 const RECEIPT_RULES: RuleIds = RuleIds { unlisted: "R1-APP", cardinality: "R9-APP", empty: "R2-APP" };
 
@@ -566,7 +580,9 @@ fn check_rules(c: &mut Checker<'_>, root: NodeId) {
                 // written. They are read normalised here too, so that a
                 // receipt R5 accepts cannot slip past both R7 and R8.
                 match ResponseCode::parse(&normalize_space(&doc.text_content(code))) {
-                    None => c.bv_invariant(Target::Node(code), "R5-APP: the response code must be ACCEPTED or REJECTED"),
+                    None => {
+                        c.bv_invariant(Target::Node(code), "R5-APP: the response code must be ACCEPTED or REJECTED")
+                    }
                     Some(ResponseCode::Accepted) if any_line => c.bv_invariant(
                         Target::Node(code),
                         "R7-APP: a receipt with status ACCEPTED must not have reason codes (LineResponse)",
@@ -636,7 +652,8 @@ mod tests {
     #[test]
     fn rejected_round_trip() {
         let at = time::macros::datetime!(2024-05-01 10:11:12.5 +02:00);
-        let r = Receipt::from_validation("r1".into(), at, "0203:a.se".into(), "0203:b.se".into(), "x1".into(), &rejected());
+        let r =
+            Receipt::from_validation("r1".into(), at, "0203:a.se".into(), "0203:b.se".into(), "x1".into(), &rejected());
         assert_eq!(r.response, ResponseCode::Rejected);
         assert_eq!(r.lines[1].line_id, "NA");
         let xml = String::from_utf8(r.to_xml()).expect("utf-8");

@@ -24,7 +24,8 @@ use time::OffsetDateTime;
 use crate::sdk::codes::{DetailCode, Problem, ReasonCode, Validation};
 use crate::xml::{Document, Element, NodeId, NodeKind, NsDecl};
 
-use self::schema::{Checker, Particle, Profile, RuleIds};
+use self::schema::Target as NodeTarget;
+use self::schema::{Checker, Particle, Profile, RuleIds, CODE_ATTRS, IDENTIFIER_ATTRS, NO_ATTRS, TEXT_ATTRS};
 
 // ---------------------------------------------------------------------------
 // Namespaces and DIGG's values
@@ -91,7 +92,8 @@ pub const FEDERATION_ID_SDK: &str = "urn:fdc:digg.se:edelivery:federation:sdk";
 pub const FEDERATION_ID_TEST: &str = "urn:fdc:digg.se:edelivery:federation:test";
 /// `Payload/DocumentTypeCode` of SDK Meddelande v3: the payload root as an
 /// XPath 3.0 EQName (C3.2.2 §2.2, B1.3.3 §3.2).
-pub const DOCUMENT_TYPE_SDK_MESSAGE: &str = "Q{urn:riv:infrastructure:messaging:MessageWithAttachments:3}messagePayload";
+pub const DOCUMENT_TYPE_SDK_MESSAGE: &str =
+    "Q{urn:riv:infrastructure:messaging:MessageWithAttachments:3}messagePayload";
 /// `Payload/DocumentTypeCode` of the message receipt.
 pub const DOCUMENT_TYPE_RECEIPT: &str =
     "Q{urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2}ApplicationResponse";
@@ -508,18 +510,10 @@ pub fn peek_addressing(doc: &Document) -> XheAddressing {
 
 /// Prefixes used in the XPaths of problems: those of C3.2.2 and DIGG's
 /// schematron.
-pub(crate) const XHE_PREFIXES: &[(&str, &str)] = &[
-    (XHE_NS, "x"),
-    (XHA_NS, "xha"),
-    (XHB_NS, "xhb"),
-    (XHE_EXT_NS, "ext"),
-    (DS_NS, "ds"),
-    (XENC_NS, "xenc"),
-];
+pub(crate) const XHE_PREFIXES: &[(&str, &str)] =
+    &[(XHE_NS, "x"), (XHA_NS, "xha"), (XHB_NS, "xhb"), (XHE_EXT_NS, "ext"), (DS_NS, "ds"), (XENC_NS, "xenc")];
 
 const XHE_RULES: RuleIds = RuleIds { unlisted: "R1-XHE", cardinality: "R14-XHE", empty: "R2-XHE" };
-
-use self::schema::{CODE_ATTRS, IDENTIFIER_ATTRS, NO_ATTRS, TEXT_ATTRS};
 
 const fn xhb(local: &'static str, xsd_min: u32, xsd_max: Option<u32>, profile: Profile) -> Particle {
     Particle { ns: XHB_NS, local, xsd_min, xsd_max, profile }
@@ -559,10 +553,8 @@ const SCOPE_MODEL: &[Particle] = &[
     xha("BusinessScopeCriterion", 0, MANY, Profile::Use { min: 5, max: Some(5) }),
     xha("ExternalReference", 0, MANY, UNLISTED),
 ];
-const CRITERION_MODEL: &[Particle] = &[
-    xhb("BusinessScopeCriterionTypeCode", 1, ONE, USE_ONE),
-    xhb("BusinessScopeCriterionValue", 1, ONE, USE_ONE),
-];
+const CRITERION_MODEL: &[Particle] =
+    &[xhb("BusinessScopeCriterionTypeCode", 1, ONE, USE_ONE), xhb("BusinessScopeCriterionValue", 1, ONE, USE_ONE)];
 const PARTY_MODEL: &[Particle] = &[xha("PartyIdentification", 1, MANY, USE_ONE)];
 const PARTY_ID_MODEL: &[Particle] = &[xhb("ID", 1, ONE, USE_ONE)];
 const PAYLOADS_MODEL: &[Particle] = &[xha("Payload", 1, MANY, USE_ONE)];
@@ -610,8 +602,6 @@ pub fn validate_xhe(doc: &Document) -> Validation {
     check_values(&mut c, root);
     c.finish()
 }
-
-use self::schema::Target as NodeTarget;
 
 fn check_structure(c: &mut Checker<'_>, root: NodeId) {
     c.attributes(root, NO_ATTRS, &[]);
@@ -722,8 +712,7 @@ fn check_rules(c: &mut Checker<'_>, root: NodeId) {
     let codes: Vec<(NodeId, Option<String>)> = criteria.iter().map(|&bsc| (bsc, criterion_code(doc, bsc))).collect();
     let scope_path = "/x:XHE/xha:Header/xha:BusinessScope";
     for (code, rule) in CRITERIA {
-        let found: Vec<NodeId> =
-            codes.iter().filter(|(_, c)| c.as_deref() == Some(code)).map(|&(n, _)| n).collect();
+        let found: Vec<NodeId> = codes.iter().filter(|(_, c)| c.as_deref() == Some(code)).map(|&(n, _)| n).collect();
         if found.is_empty() {
             c.bv_invariant(
                 NodeTarget::Path(format!("{scope_path}/xha:BusinessScopeCriterion")),
@@ -771,10 +760,8 @@ fn check_rules(c: &mut Checker<'_>, root: NodeId) {
         }
     }
 
-    let payloads: Vec<NodeId> = doc
-        .children_named(root, XHA_NS, "Payloads")
-        .flat_map(|ps| doc.children_named(ps, XHA_NS, "Payload"))
-        .collect();
+    let payloads: Vec<NodeId> =
+        doc.children_named(root, XHA_NS, "Payloads").flat_map(|ps| doc.children_named(ps, XHA_NS, "Payload")).collect();
     for p in payloads {
         // XPath's `= true()` casts each indicator to xs:boolean; any match counts.
         let flags: Vec<bool> = doc
@@ -815,10 +802,9 @@ fn check_values(c: &mut Checker<'_>, root: NodeId) {
         for n in doc.children_named(h, XHB_NS, "CreationDateTime") {
             match lexical::parse_date_time(&doc.text_content(n)) {
                 None => c.sv(NodeTarget::Node(n), "CreationDateTime is not a valid xsd:dateTime"),
-                Some((_, None)) => c.bv_invariant(
-                    NodeTarget::Node(n),
-                    "CreationDateTime must include a time zone (C3.2.2 §2.2)",
-                ),
+                Some((_, None)) => {
+                    c.bv_invariant(NodeTarget::Node(n), "CreationDateTime must include a time zone (C3.2.2 §2.2)")
+                }
                 Some(_) => {}
             }
         }
@@ -830,10 +816,8 @@ fn check_values(c: &mut Checker<'_>, root: NodeId) {
             }
         }
     }
-    let payloads: Vec<NodeId> = doc
-        .children_named(root, XHA_NS, "Payloads")
-        .flat_map(|ps| doc.children_named(ps, XHA_NS, "Payload"))
-        .collect();
+    let payloads: Vec<NodeId> =
+        doc.children_named(root, XHA_NS, "Payloads").flat_map(|ps| doc.children_named(ps, XHA_NS, "Payload")).collect();
     for p in payloads {
         for n in doc.children_named(p, XHB_NS, "InstanceEncryptionIndicator") {
             if lexical::parse_boolean(&doc.text_content(n)).is_none() {
@@ -1181,7 +1165,10 @@ pub(crate) mod schema {
     /// What the profile says about an element the XSD allows.
     #[derive(Clone, Copy)]
     pub(crate) enum Profile {
-        Use { min: u32, max: Option<u32> },
+        Use {
+            min: u32,
+            max: Option<u32>,
+        },
         /// Allowed by the XSD, not listed in the syntax mapping.
         Unlisted,
     }
@@ -1269,7 +1256,9 @@ pub(crate) mod schema {
                             .doc
                             .child_elements(parent)
                             .filter(|&s| {
-                                self.doc.element(s).is_some_and(|o| o.local == e.local && o.namespace() == e.namespace())
+                                self.doc
+                                    .element(s)
+                                    .is_some_and(|o| o.local == e.local && o.namespace() == e.namespace())
                             })
                             .collect();
                         if same.len() > 1 {
@@ -1348,7 +1337,10 @@ pub(crate) mod schema {
                 }
                 if let Some(max) = p.xsd_max.map(|m| m as usize).filter(|&m| n > m) {
                     for &extra in &found[max..] {
-                        self.sv(Target::Node(extra), format!("{name} may occur at most {max} time(s) in {parent_name}"));
+                        self.sv(
+                            Target::Node(extra),
+                            format!("{name} may occur at most {max} time(s) in {parent_name}"),
+                        );
                     }
                     continue;
                 }
@@ -1442,7 +1434,10 @@ pub(crate) mod schema {
                         format!("{rule}: attribute {qname} on {name} is not used in DIGG's profile; only elements and attributes in the specification may be used"),
                     );
                 } else {
-                    self.sv(Target::Attribute(node, qname.clone()), format!("attribute {qname} is not allowed on {name}"));
+                    self.sv(
+                        Target::Attribute(node, qname.clone()),
+                        format!("attribute {qname} is not allowed on {name}"),
+                    );
                 }
             }
         }
@@ -1459,14 +1454,18 @@ pub(crate) mod schema {
                 let Some(e) = doc.element(n) else { continue };
                 let exempt_ns = e.namespace().is_some_and(|ns| exempt.contains(&ns));
                 if !exempt_ns {
-                    let has_child = self.doc.child_elements(n).next().is_some();
-                    let has_text = self
-                        .doc
-                        .descendants(n)
-                        .any(|d| matches!(self.doc.kind(d), NodeKind::Text(t) if !is_xml_whitespace(t)));
-                    if !has_child && !has_text {
+                    // Without element children, the text is in direct children.
+                    let empty = doc.child_elements(n).next().is_none()
+                        && !doc
+                            .children(n)
+                            .iter()
+                            .any(|&d| matches!(doc.kind(d), NodeKind::Text(t) if !is_xml_whitespace(t)));
+                    if empty {
                         let name = self.name_of(e);
-                        self.bv_invariant(Target::Node(n), format!("{rule}: element {name} is empty; empty elements must not be used"));
+                        self.bv_invariant(
+                            Target::Node(n),
+                            format!("{rule}: element {name} is empty; empty elements must not be used"),
+                        );
                     }
                     let empty_attrs: Vec<String> = e
                         .attributes
@@ -1600,7 +1599,8 @@ pub(crate) mod lexical {
         if h == 24 && m == 0 && sec == 0 && fraction_zero {
             return Some((Time::MIDNIGHT, true, s));
         }
-        let t = Time::from_hms_nano(u8::try_from(h).ok()?, u8::try_from(m).ok()?, u8::try_from(sec).ok()?, nanos).ok()?;
+        let t =
+            Time::from_hms_nano(u8::try_from(h).ok()?, u8::try_from(m).ok()?, u8::try_from(sec).ok()?, nanos).ok()?;
         Some((t, false, s))
     }
 
