@@ -98,6 +98,10 @@ struct VerifyArgs {
     /// Check certificate validity at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// Accept a signature that covers only parts of the document (`#id`
+    /// references); the signed references are listed on stderr.
+    #[arg(long)]
+    allow_partial: bool,
     file: PathBuf,
 }
 
@@ -251,5 +255,15 @@ fn verify(args: VerifyArgs) -> CmdResult {
         many => return Err(failed(xmlsec::VerifyError::MultipleSignatures(many.len()).to_string())),
     };
     let verified = xmlsec::verify_signature(&doc, signature, &policy, at).map_err(|e| failed(e.to_string()))?;
+    if !verified.covers_whole_document() {
+        let uris: Vec<&str> = verified.references().iter().map(|(u, _)| u.as_str()).collect();
+        if !args.allow_partial {
+            return Err(failed(format!(
+                "the signature covers only {} and the rest of the document is unsigned (use --allow-partial to accept)",
+                uris.join(", ")
+            )));
+        }
+        eprintln!("signed parts: {}", uris.join(", "));
+    }
     write_stdout(format!("{}\n", verified.signer().certificate().subject()).as_bytes())
 }

@@ -176,10 +176,28 @@ impl Certificate {
         let oid = spki.algorithm.algorithm.to_id_string();
         let alg = match oid.as_str() {
             "1.2.840.113549.1.1.1" => PublicKeyAlgorithm::Rsa,
-            "1.2.840.10045.2.1" => PublicKeyAlgorithm::EcdsaP256,
+            "1.2.840.10045.2.1" => {
+                // id-ecPublicKey names no curve; the parameters do.
+                let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
+                match curve.as_deref() {
+                    Some("1.2.840.10045.3.1.7") => PublicKeyAlgorithm::EcdsaP256,
+                    other => return Err(KeyError::UnsupportedPublicKey(format!("EC curve {}", other.unwrap_or("unnamed")))),
+                }
+            }
             other => return Err(KeyError::UnsupportedPublicKey(other.to_owned())),
         };
         Ok((alg, spki.subject_public_key.data.to_vec()))
+    }
+
+    /// False when a key usage extension is present and allows neither
+    /// digitalSignature nor nonRepudiation (RFC 5280 §4.2.1.3): an
+    /// encryption-only certificate must not vouch for signatures.
+    pub fn allows_signing(&self) -> bool {
+        match self.parsed().key_usage() {
+            Ok(Some(ku)) => ku.value.digital_signature() || ku.value.non_repudiation(),
+            Ok(None) => true,
+            Err(_) => false,
+        }
     }
 
     /// The DER `SubjectPublicKeyInfo`.

@@ -70,9 +70,14 @@ pub fn parse_str(text: &str) -> Result<Document, XmlError> {
     parse(text.as_bytes(), &XmlLimits::default())
 }
 
-/// XML 1.0 allows no C0 control characters except TAB, LF and CR.
+/// XML 1.0 §2.2: no C0 control characters except TAB, LF and CR, and not
+/// the noncharacters U+FFFE and U+FFFF (UTF-8 EF BF BE / EF BF BF).
 fn check_chars(input: &[u8]) -> Result<(), XmlError> {
-    match input.iter().position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
+    let bad = input.iter().enumerate().position(|(i, &b)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF && input.get(i + 1) == Some(&0xBF) && matches!(input.get(i + 2), Some(0xBE | 0xBF)))
+    });
+    match bad {
         Some(offset) => Err(XmlError::InvalidChar { offset }),
         None => Ok(()),
     }
@@ -143,6 +148,9 @@ impl<'l> Builder<'l> {
                 Event::End(_) => self.end()?,
                 Event::Text(t) => {
                     let raw = utf8(&t)?;
+                    if raw.contains("]]>") {
+                        return Err(self.malformed("']]>' is not allowed in character data"));
+                    }
                     if self.open.is_empty() {
                         if !raw.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
                             return Err(self.malformed("text outside the root element"));

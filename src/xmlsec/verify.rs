@@ -41,6 +41,8 @@ pub enum VerifyError {
     DigestMismatch { uri: String },
     #[error("signature does not cover the whole document")]
     NotWholeDocument,
+    #[error("signer certificate's key usage does not allow signatures")]
+    KeyUsage,
 }
 
 /// Proof that a signature value verified. Only this module can make one.
@@ -158,6 +160,9 @@ pub fn verify_signature<'d>(
 
     let (signer, intermediates) = parsed.certificates.split_first().expect("parse requires one certificate");
     let trusted = policy.check(signer, intermediates, at)?;
+    if !signer.allows_signing() {
+        return Err(VerifyError::KeyUsage);
+    }
 
     let (key_algorithm, public_key) = signer.public_key()?;
     if key_algorithm != parsed.algorithm.key_algorithm() {
@@ -216,15 +221,15 @@ fn malformed(what: impl Into<String>) -> VerifyError {
 impl ParsedSignature {
     fn parse(doc: &Document, signature: NodeId) -> Result<Self, VerifyError> {
         let children = dsig_children(doc, signature)?;
-        let [signed_info, signature_value, key_info, ..] = children.as_slice() else {
-            return Err(malformed("Signature needs SignedInfo, SignatureValue and KeyInfo"));
+        // Exactly these three (C3.2.2 §3.5.1). A ds:Object is refused: the
+        // enveloped transform cuts the whole Signature out of what is
+        // digested, so anything carried there would ride along unsigned.
+        let [signed_info, signature_value, key_info] = children.as_slice() else {
+            return Err(malformed("Signature must hold exactly SignedInfo, SignatureValue and KeyInfo"));
         };
         expect_name(doc, *signed_info, "SignedInfo")?;
         expect_name(doc, *signature_value, "SignatureValue")?;
         expect_name(doc, *key_info, "KeyInfo")?;
-        for &extra in &children[3..] {
-            expect_name(doc, extra, "Object")?;
-        }
 
         let info = dsig_children(doc, *signed_info)?;
         let [c14n_node, method_node, reference_nodes @ ..] = info.as_slice() else {
@@ -358,8 +363,11 @@ fn parse_key_info(doc: &Document, key_info: NodeId) -> Result<Vec<Certificate>, 
         expect_name(doc, data, "X509Data")?;
         for item in dsig_children(doc, data)? {
             let e = doc.element(item).expect("dsig_children yields elements");
+            if e.namespace() != Some(DSIG_NS) {
+                return Err(malformed(format!("unexpected {} in X509Data", e.qname())));
+            }
             if !e.is(DSIG_NS, "X509Certificate") {
-                continue; // X509IssuerSerial, X509SubjectName: hints only, never trusted
+                continue; // X509IssuerSerial, X509SubjectName, X509SKI: hints only, never trusted
             }
             if certificates.len() == DSIG_MAX_CERTIFICATES {
                 return Err(malformed(format!("more than {DSIG_MAX_CERTIFICATES} certificates")));

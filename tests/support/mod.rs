@@ -72,10 +72,22 @@ impl TestCa {
 
     /// An end-entity RSA-2048 certificate with the given validity.
     pub fn issue_valid(&self, name: &str, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Identity {
+        let usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        self.issue_with(name, not_before, not_after, usages)
+    }
+
+    /// A certificate valid now whose key usage allows only key encipherment
+    /// (an encryption certificate).
+    pub fn issue_encryption_only(&self, name: &str) -> Identity {
+        let now = OffsetDateTime::now_utc();
+        self.issue_with(name, now - Duration::days(1), now + Duration::days(365), vec![KeyUsagePurpose::KeyEncipherment])
+    }
+
+    fn issue_with(&self, name: &str, not_before: OffsetDateTime, not_after: OffsetDateTime, usages: Vec<KeyUsagePurpose>) -> Identity {
         let key = KeyPair::generate_for(&PKCS_RSA_SHA256).expect("generate key");
         let mut params = CertificateParams::new(vec![format!("{name}.test")]).expect("params");
         params.distinguished_name = dn(name);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = usages;
         params.not_before = not_before;
         params.not_after = not_after;
         let cert = params.signed_by(&key, &self.issuer).expect("sign certificate");
