@@ -116,17 +116,8 @@ impl CreationDateTime {
         if !(1..=9999).contains(&t.year()) {
             return None;
         }
-        let literal = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        );
-        Self::parse(&literal)
+        // In UTC, the envelope's timestamp form ends in "Z", as SDK wants here.
+        Self::parse(&super::xhe::format_timestamp(t))
     }
 
     /// Accepts text that is both a valid xs:dateTime and matches DIGG's

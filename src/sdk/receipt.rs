@@ -19,7 +19,8 @@ use time::{Date, OffsetDateTime, Time, UtcOffset};
 use crate::sdk::codes::{DetailCode, Problem, ReasonCode, ResponseCode, Validation};
 use crate::sdk::xhe::lexical;
 use crate::sdk::xhe::schema::{
-    Checker, Particle, Profile, RuleIds, Target, CODE_ATTRS, IDENTIFIER_ATTRS, NO_ATTRS, TEXT_ATTRS,
+    Checker, Particle, Profile, RuleIds, Target, CODE_ATTRS, IDENTIFIER_ATTRS, MANY, NO_ATTRS, ONE, TEXT_ATTRS, UNLISTED,
+    USE_ONE,
 };
 use crate::sdk::xhe::{normalize_space, trim_xml, DS_NS, PARTY_ID_SCHEME, XENC_NS};
 use crate::xml::{serialize, Document, Element, NodeId, NodeKind, NsDecl};
@@ -328,10 +329,6 @@ const fn cbc(local: &'static str, xsd_min: u32, xsd_max: Option<u32>, profile: P
 const fn cac(local: &'static str, xsd_min: u32, xsd_max: Option<u32>, profile: Profile) -> Particle {
     Particle { ns: CAC_NS, local, xsd_min, xsd_max, profile }
 }
-const ONE: Option<u32> = Some(1);
-const MANY: Option<u32> = None;
-const USE_ONE: Profile = Profile::Use { min: 1, max: Some(1) };
-const UNLISTED: Profile = Profile::Unlisted;
 
 // Content models: UBL 2.1's sequences and cardinalities, with C3.2.4 §3.1's
 // cardinality or "not listed" beside each particle. The unlisted elements

@@ -25,7 +25,9 @@ use crate::sdk::codes::{DetailCode, Problem, ReasonCode, Validation};
 use crate::xml::{Document, Element, NodeId, NodeKind, NsDecl};
 
 use self::schema::Target as NodeTarget;
-use self::schema::{Checker, Particle, Profile, RuleIds, CODE_ATTRS, IDENTIFIER_ATTRS, NO_ATTRS, TEXT_ATTRS};
+use self::schema::{
+    Checker, Particle, Profile, RuleIds, CODE_ATTRS, IDENTIFIER_ATTRS, MANY, NO_ATTRS, ONE, TEXT_ATTRS, UNLISTED, USE_ONE,
+};
 
 // ---------------------------------------------------------------------------
 // Namespaces and DIGG's values
@@ -40,9 +42,9 @@ pub const XHB_NS: &str = "http://docs.oasis-open.org/bdxr/ns/XHE/1/BasicComponen
 /// `ext`: XHE extensions, which DIGG's profile does not use (R1).
 pub const XHE_EXT_NS: &str = "http://docs.oasis-open.org/bdxr/ns/XHE/1/ExtensionComponents";
 /// XML-DSig.
-pub const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub const DS_NS: &str = crate::xmlsec::algorithm::DSIG_NS;
 /// XML Encryption.
-pub const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
+pub const XENC_NS: &str = crate::xmlsec::cipher::XENC_NS;
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// `XHE/CustomizationID`: DIGG's profile of XHE (C3.2.2 §2.2, R3).
@@ -521,11 +523,7 @@ const fn xhb(local: &'static str, xsd_min: u32, xsd_max: Option<u32>, profile: P
 const fn xha(local: &'static str, xsd_min: u32, xsd_max: Option<u32>, profile: Profile) -> Particle {
     Particle { ns: XHA_NS, local, xsd_min, xsd_max, profile }
 }
-const ONE: Option<u32> = Some(1);
-const MANY: Option<u32> = None;
-const USE_ONE: Profile = Profile::Use { min: 1, max: Some(1) };
 const USE_OPT: Profile = Profile::Use { min: 0, max: Some(1) };
-const UNLISTED: Profile = Profile::Unlisted;
 
 // Content models: the OASIS XSD's sequence and cardinalities, with the C3.2.2
 // syntax mapping's cardinality or "not listed" beside each particle.
@@ -1174,6 +1172,12 @@ pub(crate) mod schema {
     }
 
     /// One element of an XSD sequence.
+    /// Shorthands for the content-model tables of the XHE and the receipt.
+    pub(crate) const ONE: Option<u32> = Some(1);
+    pub(crate) const MANY: Option<u32> = None;
+    pub(crate) const USE_ONE: Profile = Profile::Use { min: 1, max: Some(1) };
+    pub(crate) const UNLISTED: Profile = Profile::Unlisted;
+
     pub(crate) struct Particle {
         pub ns: &'static str,
         pub local: &'static str,
