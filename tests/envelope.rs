@@ -369,3 +369,36 @@ mod cli {
         assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), "ACCEPTED\n"));
     }
 }
+
+#[test]
+fn xmlsec1_verifies_and_decrypts_a_sealed_envelope() {
+    if !support::have_tool("xmlsec1") {
+        return;
+    }
+    let p = pair();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    };
+    let key = write("r.key", p.recipient.key_pem.as_bytes());
+    let sender_cert = write("s.pem", p.sender.cert_pem.as_bytes());
+    let message = message_with(None);
+    for cipher in [BlockCipher::Aes256Cbc, BlockCipher::Aes256Gcm] {
+        let options = SealOptions { encryption: Some(EncryptionOptions { cipher, ..Default::default() }), ..SealOptions::default() };
+        let sealed = write("sealed.xml", &seal(&p, &message.to_xml(), &options));
+        let verify = std::process::Command::new("xmlsec1").args(["--verify", "--pubkey-cert-pem", &sender_cert, &sealed]).output().unwrap();
+        assert!(verify.status.success(), "{cipher:?}: xmlsec1 --verify: {}", String::from_utf8_lossy(&verify.stderr));
+        let decrypt = std::process::Command::new("xmlsec1").args(["--decrypt", "--privkey-pem", &key, &sealed]).output().unwrap();
+        assert!(decrypt.status.success(), "{cipher:?}: xmlsec1 --decrypt: {}", String::from_utf8_lossy(&decrypt.stderr));
+        // xmlsec1's output is the whole envelope with the message back in place.
+        let doc = xml::parse(&decrypt.stdout, &Default::default()).unwrap();
+        let content = doc
+            .descendants(NodeId::DOCUMENT)
+            .find(|&n| doc.element(n).is_some_and(|e| e.is(xhe::XHA_NS, "PayloadContent")))
+            .unwrap();
+        let inner = doc.child_elements(content).next().unwrap();
+        assert_eq!(SdkMessage::parse(&doc, inner).unwrap(), message, "{cipher:?}");
+    }
+}
