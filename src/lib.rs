@@ -20,3 +20,4 @@ pub mod xmlsec;
 pub mod cli;
 pub mod pki;
 pub mod sdk;
+pub mod audit;

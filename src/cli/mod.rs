@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
 mod bench;
 mod demo;
 mod envelope;
@@ -45,6 +46,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the pilots' messages through the secure envelope, with fresh keys.
     Demo,
+    /// Check the audit log's hash chain, or export one person's entries.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -154,6 +158,7 @@ pub fn run() -> i32 {
         Command::Validate(args) => envelope::validate(args),
         Command::Bench(args) => bench::run(args),
         Command::Demo => demo::run(),
+        Command::Audit(cmd) => audit::run(cmd),
     };
     match result {
         Ok(()) => EXIT_OK,
