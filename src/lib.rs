@@ -21,3 +21,4 @@ pub mod cli;
 pub mod pki;
 pub mod sdk;
 pub mod audit;
+pub mod node;

@@ -1,0 +1,947 @@
+//! The node's durable store, over sled.
+//!
+//! Trees (one sled database, committed together where it matters):
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `outbox/entries` | message id | [`OutboxEntry`] |
+//! | `outbox/payloads` | message id | the sealed XHE, bytes as-is |
+//! | `outbox/due` | next attempt time ‖ message id | empty: what the scheduler sends next |
+//! | `outbox/expiry` | expiry time ‖ message id | empty: what to give up on |
+//! | `inbox/entries` | functional address ‖ receipt time ‖ message id | [`InboxEntry`] |
+//! | `inbox/payloads` | same key | the received bytes, as-is |
+//! | `inbox/ids` | message id | the `inbox/entries` key |
+//! | `as4/dedup` | AS4 MessageId | what it was received as |
+//! | `receipts` | direction ‖ receipt id | the message the receipt answers |
+//!
+//! Every write that is acknowledged to someone (a client's submission, a
+//! peer's message, a receipt) is flushed to disk before the call returns.
+//! Indexes are written in the same transaction as what they index, so a
+//! crash never leaves one without the other. Records are versioned JSON; a
+//! record that does not decode is reported as [`StoreError::Corrupt`],
+//! never a panic.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError, TransactionalTree, Transactional,
+};
+use sled::{IVec, Tree};
+use time::OffsetDateTime;
+
+use super::outbox::{
+    rfc3339, BusinessReceipt, DocumentType, InboxEntry, InboxState, OutboxEntry, OutboxState, RetryPolicy,
+    TransitionError,
+};
+use crate::sdk::envelope::ReceivedMessages;
+
+/// Version byte in front of every JSON record, for future migrations.
+const RECORD_V1: u8 = 1;
+/// Layout version of the whole database, kept in the `meta` tree.
+const SCHEMA_VERSION: u8 = 1;
+/// Longest message id, AS4 MessageId or receipt id accepted as a key.
+const MAX_ID_BYTES: usize = 512;
+/// Longest functional address (stored behind a u16 length).
+const MAX_ADDRESS_BYTES: usize = 1024;
+
+const T_OUTBOX: &str = "outbox/entries";
+const T_OUTBOX_PAYLOADS: &str = "outbox/payloads";
+const T_OUTBOX_DUE: &str = "outbox/due";
+const T_OUTBOX_EXPIRY: &str = "outbox/expiry";
+const T_INBOX: &str = "inbox/entries";
+const T_INBOX_PAYLOADS: &str = "inbox/payloads";
+const T_INBOX_IDS: &str = "inbox/ids";
+const T_DEDUP: &str = "as4/dedup";
+const T_RECEIPTS: &str = "receipts";
+const T_META: &str = "meta";
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("corrupt record in {tree} under key {key:?}: {reason}")]
+    Corrupt { tree: &'static str, key: String, reason: String },
+    #[error("the store has layout version {found}; this build reads version {supported}")]
+    UnsupportedSchema { found: String, supported: u8 },
+    #[error("invalid {what}: {reason}")]
+    InvalidKey { what: &'static str, reason: &'static str },
+    #[error("cannot encode a record: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("outbox entry {0} already exists")]
+    AlreadyExists(String),
+    #[error("no outbox entry {0}")]
+    OutboxNotFound(String),
+    #[error("no message {message_id} in the inbox of {functional_address}")]
+    InboxNotFound { functional_address: String, message_id: String },
+    #[error("a message with id {0} has already been received")]
+    MessageIdInUse(String),
+    #[error("receipt {receipt_id} was already correlated with message {message_id}")]
+    ReceiptAlreadyCorrelated { receipt_id: String, message_id: String },
+    #[error("outbox entry {id} was changed by someone else (read at revision {expected}, stored {found})")]
+    Conflict { id: String, expected: u64, found: u64 },
+    #[error("outbox entry {id} would change its AS4 MessageId, which must stay the same for every attempt")]
+    As4MessageIdChanged { id: String },
+    #[error("a new outbox entry must be SCHEDULED at revision 0, not {state} at {revision}")]
+    NotNew { state: OutboxState, revision: u64 },
+    #[error("expected a {expected:?} entry, got {actual:?}")]
+    WrongDocumentType { expected: DocumentType, actual: DocumentType },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+}
+
+/// Stored bytes (an XHE), without a copy out of the storage engine.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Payload(IVec);
+
+impl Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Payload {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Payload({} bytes)", self.0.len())
+    }
+}
+
+/// What [`Store::receive_inbound`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiveOutcome {
+    /// Stored, durably.
+    Inserted,
+    /// This AS4 MessageId was received before, as `message_id`; nothing was
+    /// stored. Answer with an AS4 receipt again and deliver nothing.
+    Duplicate { message_id: String },
+}
+
+/// What [`Store::receive_receipt`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// The outbox entry moved to ACCEPTED or REJECTED.
+    Correlated(Box<OutboxEntry>),
+    /// This AS4 MessageId was received before; nothing changed.
+    Duplicate { message_id: String },
+}
+
+/// Which way a receipt went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptDirection {
+    /// We sent it, answering an incoming message.
+    Sent,
+    /// We received it, answering one of our messages.
+    Received,
+}
+
+impl ReceiptDirection {
+    fn tag(self) -> u8 {
+        match self {
+            ReceiptDirection::Sent => b'S',
+            ReceiptDirection::Received => b'R',
+        }
+    }
+}
+
+/// The message a receipt answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLink {
+    pub message_id: String,
+    /// The inbox the answered message is in (for receipts we sent).
+    pub functional_address: Option<String>,
+}
+
+/// Filters for [`Store::inbox`]. Results come in order of receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxFilter {
+    pub state: Option<InboxState>,
+    /// Received at or after.
+    pub received_from: Option<OffsetDateTime>,
+    /// Received strictly before.
+    pub received_before: Option<OffsetDateTime>,
+    pub conversation_id: Option<String>,
+    pub sender_org_id: Option<String>,
+    /// Matching entries to skip (paging).
+    pub offset: usize,
+    /// At most this many entries.
+    pub limit: Option<usize>,
+}
+
+impl InboxFilter {
+    fn matches(&self, e: &InboxEntry) -> bool {
+        self.state.is_none_or(|s| e.state() == s)
+            && self.conversation_id.as_deref().is_none_or(|c| e.conversation_id() == c)
+            && self.sender_org_id.as_deref().is_none_or(|s| e.sender_org_id() == s)
+    }
+}
+
+/// Entries per state, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub outbox: BTreeMap<OutboxState, u64>,
+    pub inbox: BTreeMap<InboxState, u64>,
+    /// Records found at open that do not decode.
+    pub corrupt_records: u64,
+}
+
+/// What an AS4 MessageId was received as.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DedupRecord {
+    message_id: String,
+    kind: DocumentType,
+    #[serde(with = "rfc3339")]
+    received_at: OffsetDateTime,
+}
+
+/// Counts kept in memory: recomputed from the records at open, so they are
+/// right after a crash, and moved after each committed write.
+#[derive(Debug, Default)]
+struct Counters {
+    outbox: [AtomicI64; OutboxState::ALL.len()],
+    inbox: [AtomicI64; InboxState::ALL.len()],
+    corrupt: AtomicI64,
+}
+
+impl Counters {
+    fn outbox_moved(&self, from: Option<OutboxState>, to: OutboxState) {
+        if from == Some(to) {
+            return;
+        }
+        if let Some(from) = from {
+            self.outbox[from.index()].fetch_sub(1, Ordering::Relaxed);
+        }
+        self.outbox[to.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn inbox_moved(&self, from: Option<InboxState>, to: InboxState) {
+        if from == Some(to) {
+            return;
+        }
+        if let Some(from) = from {
+            self.inbox[from.index()].fetch_sub(1, Ordering::Relaxed);
+        }
+        self.inbox[to.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The node's store. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    outbox: Tree,
+    outbox_payloads: Tree,
+    outbox_due: Tree,
+    outbox_expiry: Tree,
+    inbox: Tree,
+    inbox_payloads: Tree,
+    inbox_ids: Tree,
+    dedup: Tree,
+    receipts: Tree,
+    counters: Arc<Counters>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+fn abort<T>(e: impl Into<StoreError>) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e.into()))
+}
+
+fn committed<T>(r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    r.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Storage(e),
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Fails if another process, or
+    /// another `Store` in this one, has it open.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(dir.as_ref()).open()?;
+        let meta = db.open_tree(T_META)?;
+        match meta.get("schema")? {
+            None => {
+                meta.insert("schema", &[SCHEMA_VERSION])?;
+                db.flush()?;
+            }
+            Some(v) if v.as_ref() == [SCHEMA_VERSION] => {}
+            Some(v) => {
+                return Err(StoreError::UnsupportedSchema { found: format!("{:?}", v.as_ref()), supported: SCHEMA_VERSION })
+            }
+        }
+        let store = Store {
+            outbox: db.open_tree(T_OUTBOX)?,
+            outbox_payloads: db.open_tree(T_OUTBOX_PAYLOADS)?,
+            outbox_due: db.open_tree(T_OUTBOX_DUE)?,
+            outbox_expiry: db.open_tree(T_OUTBOX_EXPIRY)?,
+            inbox: db.open_tree(T_INBOX)?,
+            inbox_payloads: db.open_tree(T_INBOX_PAYLOADS)?,
+            inbox_ids: db.open_tree(T_INBOX_IDS)?,
+            dedup: db.open_tree(T_DEDUP)?,
+            receipts: db.open_tree(T_RECEIPTS)?,
+            counters: Arc::new(Counters::default()),
+            db,
+        };
+        store.recount()?;
+        Ok(store)
+    }
+
+    fn recount(&self) -> Result<(), StoreError> {
+        for item in self.outbox.iter() {
+            let (k, v) = item?;
+            match decode::<OutboxEntry>(T_OUTBOX, &k, &v) {
+                Ok(e) => self.counters.outbox_moved(None, e.state()),
+                Err(_) => _ = self.counters.corrupt.fetch_add(1, Ordering::Relaxed),
+            }
+        }
+        for item in self.inbox.iter() {
+            let (k, v) = item?;
+            match decode::<InboxEntry>(T_INBOX, &k, &v) {
+                Ok(e) => self.counters.inbox_moved(None, e.state()),
+                Err(_) => _ = self.counters.corrupt.fetch_add(1, Ordering::Relaxed),
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------
+    // Outbox
+    // -----------------------------------------------------------------------
+
+    /// Stores a new SCHEDULED entry and its sealed XHE, and returns only
+    /// once both are on disk: the API acknowledges a submission after this.
+    pub fn submit(&self, entry: &OutboxEntry, sealed_xhe: &[u8]) -> Result<(), StoreError> {
+        check_new(entry)?;
+        check_id("message id", entry.id())?;
+        let record = encode(entry)?;
+        let payload = IVec::from(sealed_xhe);
+        committed((&self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
+            |(outbox, payloads, due, expiry)| {
+                if outbox.get(entry.id())?.is_some() {
+                    return abort(StoreError::AlreadyExists(entry.id().to_owned()));
+                }
+                outbox.insert(entry.id(), record.clone())?;
+                payloads.insert(entry.id(), payload.clone())?;
+                index_outbox(due, expiry, None, entry)?;
+                Ok(())
+            },
+        ))?;
+        self.flush()?;
+        self.counters.outbox_moved(None, entry.state());
+        Ok(())
+    }
+
+    /// Up to `limit` entries whose next attempt is due at `now`, earliest
+    /// first. Expired ones are included: [`OutboxEntry::on_attempt_started`]
+    /// refuses them, and the scheduler then calls [`OutboxEntry::expire`].
+    pub fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.scan_schedule(&self.outbox_due, T_OUTBOX_DUE, now, limit)
+    }
+
+    /// Up to `limit` entries that are not final and have expired at `now`,
+    /// earliest expiry first: the scheduler moves them to
+    /// MESSAGE_EXCHANGE_ERROR (this covers a message whose business receipt
+    /// never comes, and an attempt a crash left in SUBMITTED).
+    pub fn expired(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.scan_schedule(&self.outbox_expiry, T_OUTBOX_EXPIRY, now, limit)
+    }
+
+    fn scan_schedule(&self, index: &Tree, name: &'static str, now: OffsetDateTime, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let upto = time_key(now);
+        let mut found = Vec::new();
+        for item in index.iter() {
+            if found.len() >= limit {
+                break;
+            }
+            let (key, _) = item?;
+            let Some((at, id)) = key.split_first_chunk::<16>() else {
+                return Err(corrupt(name, &key, "key shorter than its timestamp"));
+            };
+            if *at > upto {
+                break;
+            }
+            let Some(record) = self.outbox.get(id)? else {
+                return Err(corrupt(name, &key, "index entry without an outbox entry"));
+            };
+            found.push(decode(T_OUTBOX, id, &record)?);
+        }
+        Ok(found)
+    }
+
+    /// The outbox entry with this id.
+    pub fn outbox_entry(&self, id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        self.outbox.get(id)?.map(|v| decode(T_OUTBOX, id.as_bytes(), &v)).transpose()
+    }
+
+    /// The sealed XHE of an outbox entry.
+    pub fn load_payload(&self, id: &str) -> Result<Option<Payload>, StoreError> {
+        Ok(self.outbox_payloads.get(id)?.map(Payload))
+    }
+
+    /// Writes `entry` after a transition, and bumps its revision. Refused
+    /// with [`StoreError::Conflict`] if the stored entry changed since
+    /// `entry` was read (say, a business receipt correlated meanwhile): read
+    /// it again and decide anew. Flushed, since the state is reported to
+    /// clients and a lost SUBMITTED→… step would only resend, but a lost
+    /// final state would resend a delivered message.
+    pub fn update(&self, entry: &mut OutboxEntry) -> Result<(), StoreError> {
+        let mut next = entry.clone();
+        next.set_revision(entry.revision() + 1);
+        let record = encode(&next)?;
+        let from = committed((&self.outbox, &self.outbox_due, &self.outbox_expiry).transaction(|(outbox, due, expiry)| {
+            let stored = read_outbox(outbox, entry.id())?;
+            if stored.revision() != entry.revision() {
+                return abort(StoreError::Conflict {
+                    id: entry.id().to_owned(),
+                    expected: entry.revision(),
+                    found: stored.revision(),
+                });
+            }
+            if stored.as4_message_id() != entry.as4_message_id() {
+                return abort(StoreError::As4MessageIdChanged { id: entry.id().to_owned() });
+            }
+            outbox.insert(entry.id(), record.clone())?;
+            index_outbox(due, expiry, Some(&stored), &next)?;
+            Ok(stored.state())
+        }))?;
+        self.flush()?;
+        self.counters.outbox_moved(Some(from), next.state());
+        *entry = next;
+        Ok(())
+    }
+
+    /// Correlates a business receipt with the outbox entry it answers
+    /// (`message_id`, our XHE ID): → ACCEPTED or REJECTED, atomically and
+    /// durably. See [`OutboxEntry::on_business_receipt`] for what is refused.
+    pub fn correlate_receipt(&self, message_id: &str, receipt: BusinessReceipt) -> Result<OutboxEntry, StoreError> {
+        check_id("receipt id", &receipt.receipt_id)?;
+        let link = encode(&ReceiptLink { message_id: message_id.to_owned(), functional_address: None })?;
+        let (from, entry) = committed((&self.outbox, &self.outbox_due, &self.outbox_expiry, &self.receipts).transaction(
+            |(outbox, due, expiry, receipts)| apply_receipt(outbox, due, expiry, receipts, message_id, &receipt, &link),
+        ))?;
+        self.flush()?;
+        self.counters.outbox_moved(Some(from), entry.state());
+        Ok(entry)
+    }
+
+    /// As [`Store::correlate_receipt`], for a receipt that arrived as an AS4
+    /// user message: duplicate elimination by its AS4 MessageId and the
+    /// correlation commit together.
+    pub fn receive_receipt(&self, as4_message_id: &str, message_id: &str, receipt: BusinessReceipt) -> Result<ReceiptOutcome, StoreError> {
+        check_id("AS4 MessageId", as4_message_id)?;
+        check_id("receipt id", &receipt.receipt_id)?;
+        let link = encode(&ReceiptLink { message_id: message_id.to_owned(), functional_address: None })?;
+        let dedup = encode(&DedupRecord {
+            message_id: receipt.receipt_id.clone(),
+            kind: DocumentType::Receipt,
+            received_at: receipt.received_at,
+        })?;
+        let outcome = committed(
+            (&self.dedup, &self.outbox, &self.outbox_due, &self.outbox_expiry, &self.receipts).transaction(
+                |(dedup_tree, outbox, due, expiry, receipts)| {
+                    if let Some(seen) = dedup_tree.get(as4_message_id)? {
+                        let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
+                        return Ok((None, ReceiptOutcome::Duplicate { message_id: seen.message_id }));
+                    }
+                    let (from, entry) = apply_receipt(outbox, due, expiry, receipts, message_id, &receipt, &link)?;
+                    dedup_tree.insert(as4_message_id, dedup.clone())?;
+                    Ok((Some(from), ReceiptOutcome::Correlated(Box::new(entry))))
+                },
+            ),
+        )?;
+        // Flushed on the duplicate path too: the first copy may belong to a
+        // concurrent call that has committed but not yet flushed.
+        self.flush()?;
+        if let (Some(from), ReceiptOutcome::Correlated(entry)) = &outcome {
+            self.counters.outbox_moved(Some(*from), entry.state());
+        }
+        Ok(outcome.1)
+    }
+
+    /// Startup recovery: an entry still SUBMITTED was interrupted by a
+    /// crash, mid-attempt. It counts as a retryable failure; the resend
+    /// reuses the AS4 MessageId, so if the first attempt did arrive the
+    /// receiver drops the copy. Call before the scheduler starts.
+    pub fn recover_interrupted(
+        &self,
+        now: OffsetDateTime,
+        policy: &RetryPolicy,
+        mut rng: impl FnMut() -> f64,
+    ) -> Result<usize, StoreError> {
+        let mut interrupted = Vec::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item?;
+            let entry: OutboxEntry = decode(T_OUTBOX, &k, &v)?;
+            if entry.state() == OutboxState::Submitted {
+                interrupted.push(entry);
+            }
+        }
+        let count = interrupted.len();
+        for mut entry in interrupted {
+            entry.on_transport_failure(now, true, "attempt interrupted by a restart", policy, rng())?;
+            self.update(&mut entry)?;
+        }
+        Ok(count)
+    }
+
+    // -----------------------------------------------------------------------
+    // Inbox
+    // -----------------------------------------------------------------------
+
+    /// Stores an incoming message unless its AS4 MessageId was seen before.
+    /// The duplicate check and the insert are one transaction over the
+    /// dedup index and the inbox, then flushed: a crash never leaves a
+    /// stored message without its dedup record, or the reverse. Answer the
+    /// AS4 receipt only after this returns.
+    pub fn receive_inbound(&self, as4_message_id: &str, mut entry: InboxEntry, payload: &[u8]) -> Result<ReceiveOutcome, StoreError> {
+        check_id("AS4 MessageId", as4_message_id)?;
+        check_id("message id", entry.message_id())?;
+        if entry.state() != InboxState::New {
+            return Err(TransitionError::Illegal { from: entry.state().as_str(), event: "storing a received message" }.into());
+        }
+        entry.as4_message_id = as4_message_id.to_owned();
+        let key = inbox_key(entry.functional_address(), entry.received_at(), entry.message_id())?;
+        let record = encode(&entry)?;
+        let dedup = encode(&DedupRecord {
+            message_id: entry.message_id().to_owned(),
+            kind: DocumentType::Message,
+            received_at: entry.received_at(),
+        })?;
+        let payload = IVec::from(payload);
+        let outcome = committed((&self.dedup, &self.inbox, &self.inbox_payloads, &self.inbox_ids).transaction(
+            |(dedup_tree, inbox, payloads, ids)| {
+                if let Some(seen) = dedup_tree.get(as4_message_id)? {
+                    let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
+                    return Ok(ReceiveOutcome::Duplicate { message_id: seen.message_id });
+                }
+                // Same messageId under a new AS4 MessageId: not an AS4
+                // resend. The envelope layer rejects it first (BV
+                // Duplicate, via `ReceivedMessages`); this is the backstop.
+                if ids.get(entry.message_id())?.is_some() {
+                    return abort(StoreError::MessageIdInUse(entry.message_id().to_owned()));
+                }
+                inbox.insert(key.as_slice(), record.clone())?;
+                payloads.insert(key.as_slice(), payload.clone())?;
+                ids.insert(entry.message_id(), key.as_slice())?;
+                dedup_tree.insert(as4_message_id, dedup.clone())?;
+                Ok(ReceiveOutcome::Inserted)
+            },
+        ))?;
+        // Flushed on the duplicate path too (see `receive_receipt`).
+        self.flush()?;
+        if outcome == ReceiveOutcome::Inserted {
+            self.counters.inbox_moved(None, InboxState::New);
+        }
+        Ok(outcome)
+    }
+
+    /// The inbox of `functional_address`, in order of receipt.
+    pub fn inbox(&self, functional_address: &str, filter: &InboxFilter) -> Result<Vec<InboxEntry>, StoreError> {
+        let prefix = inbox_prefix(functional_address)?;
+        let mut start = prefix.clone();
+        if let Some(from) = filter.received_from {
+            start.extend_from_slice(&time_key(from));
+        }
+        let mut skipped = 0;
+        let mut found = Vec::new();
+        for item in self.inbox.range(start..) {
+            if filter.limit.is_some_and(|l| found.len() >= l) {
+                break;
+            }
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let entry: InboxEntry = decode(T_INBOX, &key, &value)?;
+            if filter.received_before.is_some_and(|t| entry.received_at() >= t) {
+                break;
+            }
+            if !filter.matches(&entry) {
+                continue;
+            }
+            if skipped < filter.offset {
+                skipped += 1;
+                continue;
+            }
+            found.push(entry);
+        }
+        Ok(found)
+    }
+
+    /// Where a message is stored, if it is in this inbox. A message in
+    /// another functional address's inbox is reported as absent.
+    fn locate(&self, functional_address: &str, message_id: &str) -> Result<Option<IVec>, StoreError> {
+        let prefix = inbox_prefix(functional_address)?;
+        Ok(self.inbox_ids.get(message_id)?.filter(|key| key.starts_with(&prefix)))
+    }
+
+    pub fn inbox_entry(&self, functional_address: &str, message_id: &str) -> Result<Option<InboxEntry>, StoreError> {
+        let Some(key) = self.locate(functional_address, message_id)? else { return Ok(None) };
+        match self.inbox.get(&key)? {
+            Some(v) => decode(T_INBOX, &key, &v).map(Some),
+            None => Err(corrupt(T_INBOX_IDS, message_id.as_bytes(), "id index points at no inbox entry")),
+        }
+    }
+
+    /// The stored bytes of an incoming message.
+    pub fn load_inbound_payload(&self, functional_address: &str, message_id: &str) -> Result<Option<Payload>, StoreError> {
+        let Some(key) = self.locate(functional_address, message_id)? else { return Ok(None) };
+        Ok(self.inbox_payloads.get(&key)?.map(Payload))
+    }
+
+    /// A client read the message: NEW → RETRIEVED. Not flushed: it
+    /// acknowledges nothing to anyone, and losing it in a crash only shows
+    /// the message as NEW again (sled writes it out within half a second).
+    pub fn mark_retrieved(&self, functional_address: &str, message_id: &str, now: OffsetDateTime) -> Result<InboxEntry, StoreError> {
+        self.change_inbound(functional_address, message_id, |e| e.mark_retrieved(now))
+    }
+
+    /// Processing the message failed: → ERROR, durably.
+    pub fn mark_inbound_error(
+        &self,
+        functional_address: &str,
+        message_id: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<InboxEntry, StoreError> {
+        let entry = self.change_inbound(functional_address, message_id, |e| e.mark_error(reason, now))?;
+        self.flush()?;
+        Ok(entry)
+    }
+
+    fn change_inbound(
+        &self,
+        functional_address: &str,
+        message_id: &str,
+        change: impl Fn(&mut InboxEntry) -> Result<(), TransitionError>,
+    ) -> Result<InboxEntry, StoreError> {
+        let prefix = inbox_prefix(functional_address)?;
+        let (from, entry) = committed((&self.inbox_ids, &self.inbox).transaction(|(ids, inbox)| {
+            let (key, mut entry) = read_inbound(ids, inbox, &prefix, functional_address, message_id)?;
+            let from = entry.state();
+            change(&mut entry).or_else(abort)?;
+            inbox.insert(key, encode(&entry).or_else(abort)?)?;
+            Ok((from, entry))
+        }))?;
+        self.counters.inbox_moved(Some(from), entry.state());
+        Ok(entry)
+    }
+
+    /// Hands our business receipt for an incoming message to the outbox and
+    /// marks the message RECEIPT_SENT, in one transaction: a crash can
+    /// neither lose the receipt of a message marked answered nor let a
+    /// message be answered twice. Durable before it returns.
+    pub fn submit_receipt(
+        &self,
+        functional_address: &str,
+        answered_message_id: &str,
+        receipt: &OutboxEntry,
+        sealed_receipt: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<InboxEntry, StoreError> {
+        check_new(receipt)?;
+        check_id("receipt id", receipt.id())?;
+        if receipt.document_type() != DocumentType::Receipt {
+            return Err(StoreError::WrongDocumentType { expected: DocumentType::Receipt, actual: receipt.document_type() });
+        }
+        let prefix = inbox_prefix(functional_address)?;
+        let record = encode(receipt)?;
+        let payload = IVec::from(sealed_receipt);
+        let link = encode(&ReceiptLink {
+            message_id: answered_message_id.to_owned(),
+            functional_address: Some(functional_address.to_owned()),
+        })?;
+        let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
+        let (from, entry) = committed(
+            (
+                &self.inbox_ids,
+                &self.inbox,
+                &self.outbox,
+                &self.outbox_payloads,
+                &self.outbox_due,
+                &self.outbox_expiry,
+                &self.receipts,
+            )
+                .transaction(|(ids, inbox, outbox, payloads, due, expiry, receipts)| {
+                    let (key, mut entry) = read_inbound(ids, inbox, &prefix, functional_address, answered_message_id)?;
+                    let from = entry.state();
+                    entry.mark_receipt_sent(receipt.id(), now).or_else(abort)?;
+                    if outbox.get(receipt.id())?.is_some() {
+                        return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
+                    }
+                    inbox.insert(key, encode(&entry).or_else(abort)?)?;
+                    outbox.insert(receipt.id(), record.clone())?;
+                    payloads.insert(receipt.id(), payload.clone())?;
+                    index_outbox(due, expiry, None, receipt)?;
+                    receipts.insert(link_key.as_slice(), link.clone())?;
+                    Ok((from, entry))
+                }),
+        )?;
+        self.flush()?;
+        self.counters.inbox_moved(Some(from), entry.state());
+        self.counters.outbox_moved(None, receipt.state());
+        Ok(entry)
+    }
+
+    /// The message a receipt answers: for a receipt we sent, the incoming
+    /// message and its inbox; for one we received, our message.
+    pub fn answered_by(&self, receipt_id: &str, direction: ReceiptDirection) -> Result<Option<ReceiptLink>, StoreError> {
+        let key = receipt_key(direction, receipt_id);
+        self.receipts.get(&key)?.map(|v| decode(T_RECEIPTS, &key, &v)).transpose()
+    }
+
+    // -----------------------------------------------------------------------
+    // Metrics
+    // -----------------------------------------------------------------------
+
+    /// Entries per state, every state listed.
+    pub fn count_by_state(&self) -> StateCounts {
+        let read = |c: &AtomicI64| c.load(Ordering::Relaxed).max(0) as u64;
+        StateCounts {
+            outbox: OutboxState::ALL.iter().map(|&s| (s, read(&self.counters.outbox[s.index()]))).collect(),
+            inbox: InboxState::ALL.iter().map(|&s| (s, read(&self.counters.inbox[s.index()]))).collect(),
+            corrupt_records: read(&self.counters.corrupt),
+        }
+    }
+}
+
+impl ReceivedMessages for Store {
+    /// 0 or 1: message ids are unique in the store. A storage error counts
+    /// as 0, because [`Store::receive_inbound`] enforces uniqueness again
+    /// inside its transaction.
+    fn count(&self, message_id: &str) -> usize {
+        match self.inbox_ids.contains_key(message_id) {
+            Ok(true) => 1,
+            _ => 0,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Transaction steps
+// ---------------------------------------------------------------------------
+
+fn read_outbox(outbox: &TransactionalTree, id: &str) -> TxResult<OutboxEntry> {
+    match outbox.get(id)? {
+        Some(v) => decode(T_OUTBOX, id.as_bytes(), &v).or_else(abort),
+        None => abort(StoreError::OutboxNotFound(id.to_owned())),
+    }
+}
+
+fn read_inbound(
+    ids: &TransactionalTree,
+    inbox: &TransactionalTree,
+    prefix: &[u8],
+    functional_address: &str,
+    message_id: &str,
+) -> TxResult<(IVec, InboxEntry)> {
+    let not_found = || StoreError::InboxNotFound {
+        functional_address: functional_address.to_owned(),
+        message_id: message_id.to_owned(),
+    };
+    let Some(key) = ids.get(message_id)?.filter(|k| k.starts_with(prefix)) else {
+        return abort(not_found());
+    };
+    let Some(value) = inbox.get(&key)? else {
+        return abort(corrupt(T_INBOX_IDS, message_id.as_bytes(), "id index points at no inbox entry"));
+    };
+    let entry = decode(T_INBOX, &key, &value).or_else(abort)?;
+    Ok((key, entry))
+}
+
+/// Moves the due and expiry index entries from `old` to `new`: due while
+/// schedulable, expiring while not final.
+fn index_outbox(
+    due: &TransactionalTree,
+    expiry: &TransactionalTree,
+    old: Option<&OutboxEntry>,
+    new: &OutboxEntry,
+) -> TxResult<()> {
+    if let Some(old) = old {
+        if old.state().is_schedulable() {
+            due.remove(schedule_key(old.next_attempt_at(), old.id()))?;
+        }
+        if !old.state().is_final() {
+            expiry.remove(schedule_key(old.expires_at(), old.id()))?;
+        }
+    }
+    if new.state().is_schedulable() {
+        due.insert(schedule_key(new.next_attempt_at(), new.id()), &[])?;
+    }
+    if !new.state().is_final() {
+        expiry.insert(schedule_key(new.expires_at(), new.id()), &[])?;
+    }
+    Ok(())
+}
+
+fn apply_receipt(
+    outbox: &TransactionalTree,
+    due: &TransactionalTree,
+    expiry: &TransactionalTree,
+    receipts: &TransactionalTree,
+    message_id: &str,
+    receipt: &BusinessReceipt,
+    link: &IVec,
+) -> TxResult<(OutboxState, OutboxEntry)> {
+    let link_key = receipt_key(ReceiptDirection::Received, &receipt.receipt_id);
+    if let Some(seen) = receipts.get(link_key.as_slice())? {
+        let seen: ReceiptLink = decode(T_RECEIPTS, &link_key, &seen).or_else(abort)?;
+        return abort(StoreError::ReceiptAlreadyCorrelated {
+            receipt_id: receipt.receipt_id.clone(),
+            message_id: seen.message_id,
+        });
+    }
+    let stored = read_outbox(outbox, message_id)?;
+    let mut entry = stored.clone();
+    entry.on_business_receipt(receipt.clone()).or_else(abort)?;
+    entry.set_revision(stored.revision() + 1);
+    outbox.insert(message_id, encode(&entry).or_else(abort)?)?;
+    index_outbox(due, expiry, Some(&stored), &entry)?;
+    receipts.insert(link_key.as_slice(), link.clone())?;
+    Ok((stored.state(), entry))
+}
+
+// ---------------------------------------------------------------------------
+// Keys and records
+// ---------------------------------------------------------------------------
+
+fn check_new(entry: &OutboxEntry) -> Result<(), StoreError> {
+    if entry.state() != OutboxState::Scheduled || entry.revision() != 0 {
+        return Err(StoreError::NotNew { state: entry.state(), revision: entry.revision() });
+    }
+    Ok(())
+}
+
+fn check_id(what: &'static str, id: &str) -> Result<(), StoreError> {
+    if id.is_empty() {
+        return Err(StoreError::InvalidKey { what, reason: "empty" });
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(StoreError::InvalidKey { what, reason: "longer than 512 bytes" });
+    }
+    Ok(())
+}
+
+/// A timestamp that sorts bytewise in time order: Unix nanoseconds with
+/// the sign bit flipped, big-endian.
+fn time_key(t: OffsetDateTime) -> [u8; 16] {
+    ((t.unix_timestamp_nanos() as u128) ^ (1u128 << 127)).to_be_bytes()
+}
+
+fn schedule_key(t: OffsetDateTime, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(16 + id.len());
+    key.extend_from_slice(&time_key(t));
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Length-prefixed, so one address can never be a prefix of another's keys.
+fn inbox_prefix(functional_address: &str) -> Result<Vec<u8>, StoreError> {
+    const WHAT: &str = "functional address";
+    if functional_address.is_empty() {
+        return Err(StoreError::InvalidKey { what: WHAT, reason: "empty" });
+    }
+    if functional_address.len() > MAX_ADDRESS_BYTES {
+        return Err(StoreError::InvalidKey { what: WHAT, reason: "longer than 1024 bytes" });
+    }
+    let mut key = Vec::with_capacity(2 + functional_address.len() + 16 + 40);
+    key.extend_from_slice(&(functional_address.len() as u16).to_be_bytes());
+    key.extend_from_slice(functional_address.as_bytes());
+    Ok(key)
+}
+
+fn inbox_key(functional_address: &str, received_at: OffsetDateTime, message_id: &str) -> Result<Vec<u8>, StoreError> {
+    let mut key = inbox_prefix(functional_address)?;
+    key.extend_from_slice(&time_key(received_at));
+    key.extend_from_slice(message_id.as_bytes());
+    Ok(key)
+}
+
+fn receipt_key(direction: ReceiptDirection, receipt_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + receipt_id.len());
+    key.push(direction.tag());
+    key.extend_from_slice(receipt_id.as_bytes());
+    key
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<IVec, StoreError> {
+    let mut bytes = vec![RECORD_V1];
+    serde_json::to_writer(&mut bytes, record).map_err(StoreError::Encode)?;
+    Ok(IVec::from(bytes))
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&RECORD_V1, json)) => serde_json::from_slice(json).map_err(|e| corrupt(tree, key, &e.to_string())),
+        Some((v, _)) => Err(corrupt(tree, key, &format!("unknown record version {v}"))),
+        None => Err(corrupt(tree, key, "empty record")),
+    }
+}
+
+fn corrupt(tree: &'static str, key: &[u8], reason: &str) -> StoreError {
+    StoreError::Corrupt { tree, key: String::from_utf8_lossy(key).into_owned(), reason: reason.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn time_keys_sort_in_time_order() {
+        let times = [
+            datetime!(1960-01-01 0:00 UTC),
+            datetime!(1970-01-01 0:00 UTC),
+            datetime!(1970-01-01 0:00:00.000000001 UTC),
+            datetime!(2026-01-01 0:00 UTC),
+            datetime!(2026-01-01 1:00 +02:00), // earlier than the next one
+            datetime!(2026-01-01 0:30 UTC),
+        ];
+        let mut sorted = times;
+        sorted.sort();
+        let mut by_key = times;
+        by_key.sort_by_key(|t| time_key(*t));
+        assert_eq!(sorted, by_key);
+    }
+
+    #[test]
+    fn inbox_prefixes_do_not_nest() {
+        let a = inbox_key("fa", datetime!(2026-01-01 0:00 UTC), "m").unwrap();
+        let b = inbox_prefix("fa:x").unwrap();
+        assert!(!a.starts_with(&b));
+        assert!(!b.starts_with(&inbox_prefix("fa").unwrap()));
+    }
+
+    #[test]
+    fn bad_records_are_typed_errors() {
+        assert!(matches!(decode::<OutboxEntry>(T_OUTBOX, b"k", b""), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(decode::<OutboxEntry>(T_OUTBOX, b"k", b"\x02{}"), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(decode::<OutboxEntry>(T_OUTBOX, b"k", b"\x01{\"id\":1}"), Err(StoreError::Corrupt { .. })));
+    }
+}
