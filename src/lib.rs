@@ -14,11 +14,14 @@
 //! The XML, XML-security and SDK layers take `now` as a parameter and do no
 //! network or file I/O of their own.
 
+pub mod audit;
 pub mod limits;
 pub mod xml;
 pub mod xmlsec;
 pub mod cli;
 pub mod pki;
 pub mod sdk;
-pub mod audit;
+pub mod directory;
+pub mod config;
+pub mod transport;
 pub mod node;

@@ -12,6 +12,8 @@ mod audit;
 mod bench;
 mod demo;
 mod envelope;
+mod init;
+mod smp;
 
 use crate::limits::XmlLimits;
 use crate::xml::{self, C14nMethod, Canonicalizer, NodeId};
@@ -49,6 +51,10 @@ enum Command {
     /// Check the audit log's hash chain, or export one person's entries.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Make a development node: PKI (shared CA directory) and configuration.
+    Init(init::InitArgs),
+    /// Publish or look up signed service metadata (SMP 1.0 with CertPub).
+    Smp(smp::SmpArgs),
 }
 
 #[derive(Subcommand)]
@@ -159,6 +165,8 @@ pub fn run() -> i32 {
         Command::Bench(args) => bench::run(args),
         Command::Demo => demo::run(),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Init(args) => init::run(args),
+        Command::Smp(args) => smp::run(args),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -11,4 +11,5 @@
 
 pub mod metrics;
 pub mod outbox;
+pub mod runtime;
 pub mod store;

@@ -1,0 +1,185 @@
+//! The running node: state shared by its tasks, and the submit path.
+//!
+//! A submission is validated, sealed for the recipient's published
+//! encryption certificate (looked up in SMP for the message's document
+//! type, which also proves the recipient accepts that document type),
+//! stored durably and audited, and only then acknowledged. Sending happens
+//! later, from the outbox, in [`super::sender`].
+
+use std::sync::Arc;
+
+use rustls_pki_types::UnixTime;
+use time::OffsetDateTime;
+
+use super::metrics::{Counter, Metrics};
+use super::outbox::{DocumentType, NewOutboxEntry, OutboxEntry, RetryPolicy};
+use super::store::{Store, StoreError};
+use crate::audit::{Action, AuditError, AuditLog, NewEntry, Outcome, PersonKey};
+use crate::config::NodeConfig;
+use crate::directory::{CacheConfig, CachedSmpClient, DirectoryError, DocumentTypeId, ParticipantId, ServiceMetadata, SmpClient};
+use crate::sdk::envelope::{self, SealError, SealOptions};
+use crate::sdk::message::SdkMessage;
+use crate::sdk::message_rules::validate_message_bytes;
+use crate::sdk::Validation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+    #[error("audit person key: {0}")]
+    PersonKey(#[from] crate::audit::KeyError),
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why a submission was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the message breaks SDK's rules")]
+    Invalid(Validation),
+    #[error("functional address {0} is not one of this node's")]
+    NotOurAddress(String),
+    #[error("recipient lookup failed: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("recipient {0} publishes no valid encryption certificate")]
+    NoEncryptionCertificate(String),
+    #[error("sealing failed: {0}")]
+    Seal(String),
+    #[error("could not store the message durably: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not write the audit entry: {0}")]
+    Audit(#[from] AuditError),
+}
+
+/// What the node shares between its tasks.
+pub struct NodeState {
+    pub config: NodeConfig,
+    pub store: Store,
+    pub audit: AuditLog,
+    pub metrics: Metrics,
+    pub smp: CachedSmpClient,
+    /// HTTPS client for AS4 with our TLS client certificate (mutual TLS).
+    pub as4_http: reqwest::Client,
+    pub retry: RetryPolicy,
+}
+
+pub type Shared = Arc<NodeState>;
+
+impl NodeState {
+    /// Opens the store and the audit log and builds the clients. Nothing
+    /// listens yet.
+    pub fn open(config: NodeConfig) -> Result<Shared, NodeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| NodeError::Other(format!("{}: {e}", config.data_dir.display())))?;
+        let store = Store::open(config.data_dir.join("store"))?;
+        let person_key = PersonKey::load_or_create(&config.data_dir.join("audit-person.key"))?;
+        let audit = AuditLog::open(config.data_dir.join("audit.log"), person_key)?;
+        let smp_http = crate::directory::smp_http_client(&config.trust.tls_ca, std::time::Duration::from_secs(20))?;
+        let smp_client = SmpClient::new(&config.smp.base_url, config.trust.smp_certificate.clone(), smp_http)?;
+        let cache = CacheConfig { ttl_secs: config.smp.cache_ttl_seconds, ..CacheConfig::default() };
+        let smp = CachedSmpClient::new(smp_client, cache);
+        let tls = config.tls_client_config().map_err(|e| NodeError::Tls(e.to_string()))?;
+        let as4_http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .timeout(std::time::Duration::from_secs(300))
+            .build()
+            .map_err(|e| NodeError::Tls(e.to_string()))?;
+        let retry = retry_policy(&config.retry);
+        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry }))
+    }
+
+    pub fn org_id(&self) -> &str {
+        &self.config.organisation.id
+    }
+
+    /// The recipient's published metadata for `document_type`.
+    pub async fn lookup(&self, participant: &str, document_type: &DocumentTypeId) -> Result<ServiceMetadata, DirectoryError> {
+        let participant = ParticipantId::new(participant).map_err(|e| DirectoryError::Malformed(e.to_string()))?;
+        self.smp.lookup(&participant, document_type, OffsetDateTime::now_utc()).await
+    }
+
+    fn audit(&self, entry: NewEntry) -> Result<(), AuditError> {
+        self.audit.append(entry).map(|_| ())
+    }
+
+    /// Accepts an SDK message from a local client: validate, seal for the
+    /// recipient, store durably, audit; returns the outbox entry.
+    pub async fn submit(&self, actor: &str, message_xml: Vec<u8>) -> Result<OutboxEntry, SubmitError> {
+        let limits = self.config.limits.xml_limits();
+        let validation = validate_message_bytes(&message_xml, &limits);
+        if !validation.is_accepted() {
+            return Err(SubmitError::Invalid(validation));
+        }
+        let message = SdkMessage::from_xml(&message_xml, &limits).map_err(SubmitError::Invalid)?;
+        if message.sender_org_id() != self.org_id() {
+            let problem = crate::sdk::Problem::bv(crate::sdk::DetailCode::Invariant, "NA", "Wrong or unknown sender-id");
+            return Err(SubmitError::Invalid(Validation { problems: vec![problem] }));
+        }
+        if let Some(address) = message.sender_functional_address() {
+            if !self.config.serves_functional_address(address) {
+                return Err(SubmitError::NotOurAddress(address.to_owned()));
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        let metadata = self.lookup(message.recipient_org_id(), &DocumentTypeId::sdk_message_v3()).await?;
+        let recipient_cert = metadata
+            .certpub
+            .encryption_certificate(now)
+            .cloned()
+            .ok_or_else(|| SubmitError::NoEncryptionCertificate(message.recipient_org_id().to_owned()))?;
+        let signing = &self.config.keys.org_signing;
+        let options = SealOptions { federation_id: self.config.federation_id.clone(), ..SealOptions::default() };
+        let sealed = envelope::seal(&message_xml, signing.key(), signing.certificate(), &recipient_cert, &options, now)
+            .map_err(|e| match e {
+                SealError::InvalidMessage(v) => SubmitError::Invalid(v),
+                other => SubmitError::Seal(other.to_string()),
+            })?;
+        let entry = OutboxEntry::new(
+            NewOutboxEntry {
+                id: message.message_id().to_owned(),
+                recipient_org_id: message.recipient_org_id().to_owned(),
+                recipient_functional_address: message.recipient_functional_address().to_owned(),
+                document_type: DocumentType::Message,
+                conversation_id: message.conversation_id().to_owned(),
+            },
+            now,
+            &self.retry,
+        );
+        // Durable first, then audited, then acknowledged (by returning).
+        self.store.submit(&entry, &sealed)?;
+        let mut audit = NewEntry::new(now, actor, self.org_id(), Action::Submit, Outcome::Ok)
+            .message_id(message.message_id())
+            .conversation_id(message.conversation_id());
+        if let Some(address) = message.sender_functional_address() {
+            audit = audit.functional_address(address);
+        }
+        self.audit(audit)?;
+        self.metrics.bump(Counter::Submitted);
+        Ok(entry)
+    }
+
+    /// Time for certificate checks.
+    pub fn unix_now() -> UnixTime {
+        UnixTime::now()
+    }
+}
+
+/// The outbox's retry policy from the `[retry]` configuration.
+pub fn retry_policy(config: &crate::config::RetryConfig) -> RetryPolicy {
+    use std::time::Duration;
+    RetryPolicy {
+        max_attempts: config.max_attempts,
+        initial_backoff: Duration::from_secs(config.initial_backoff_seconds),
+        max_backoff: Duration::from_secs(config.max_backoff_seconds),
+        multiplier: config.multiplier,
+        jitter: config.jitter,
+        expiry: Duration::from_secs(config.expiry_hours * 3600),
+    }
+}
