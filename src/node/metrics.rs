@@ -76,8 +76,15 @@ impl Metrics {
             let (name, help) = c.name_and_help();
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", self.get(c));
         }
+        // HELP and TYPE once per family: labelled series share them.
+        let mut described: Vec<&str> = Vec::new();
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let family = name.split('{').next().unwrap_or(name);
+            if !described.contains(&family) {
+                described.push(family);
+                let _ = writeln!(out, "# HELP {family} {help}\n# TYPE {family} gauge");
+            }
+            let _ = writeln!(out, "{name} {value}");
         }
         out
     }
@@ -92,8 +99,12 @@ mod tests {
         let m = Metrics::default();
         m.bump(Counter::Submitted);
         m.bump(Counter::Submitted);
-        let text = m.render(&[("brygga_outbox_waiting", "Messages waiting.", 3)]);
+        let text = m.render(&[
+            ("brygga_outbox{state=\"A\"}", "Messages per state.", 3),
+            ("brygga_outbox{state=\"B\"}", "Messages per state.", 4),
+        ]);
         assert!(text.contains("\nbrygga_messages_submitted_total 2\n"));
-        assert!(text.contains("# TYPE brygga_outbox_waiting gauge\nbrygga_outbox_waiting 3\n"));
+        assert!(text.contains("# TYPE brygga_outbox gauge\nbrygga_outbox{state=\"A\"} 3\nbrygga_outbox{state=\"B\"} 4\n"));
+        assert_eq!(text.matches("# TYPE brygga_outbox gauge").count(), 1);
     }
 }

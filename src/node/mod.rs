@@ -9,7 +9,11 @@
 //!   elimination and receipt correlation. Everything acknowledged to a
 //!   client or peer is on disk before the call returns.
 
+pub mod api;
 pub mod metrics;
 pub mod outbox;
+pub mod receiver;
 pub mod runtime;
+pub mod sender;
+pub mod serve;
 pub mod store;

@@ -69,6 +69,8 @@ pub struct NodeState {
     /// HTTPS client for AS4 with our TLS client certificate (mutual TLS).
     pub as4_http: reqwest::Client,
     pub retry: RetryPolicy,
+    /// Wakes the outbox worker when something new is due now.
+    pub outbox_notify: Arc<tokio::sync::Notify>,
 }
 
 pub type Shared = Arc<NodeState>;
@@ -92,7 +94,8 @@ impl NodeState {
             .build()
             .map_err(|e| NodeError::Tls(e.to_string()))?;
         let retry = retry_policy(&config.retry);
-        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry }))
+        let outbox_notify = Arc::new(tokio::sync::Notify::new());
+        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify }))
     }
 
     pub fn org_id(&self) -> &str {
@@ -162,6 +165,7 @@ impl NodeState {
         }
         self.audit(audit)?;
         self.metrics.bump(Counter::Submitted);
+        self.outbox_notify.notify_one();
         Ok(entry)
     }
 

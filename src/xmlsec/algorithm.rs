@@ -9,6 +9,19 @@ use crate::xml::C14nMethod;
 
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const ENVELOPED_SIGNATURE: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+/// WS-Security SwA profile 1.1: a reference to a MIME attachment (`cid:`)
+/// digests the attachment's content octets.
+pub const ATTACHMENT_CONTENT_SIGNATURE: &str =
+    "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Signature-Transform";
+
+/// WS-Security 1.0 (`wsse:`), for `KeyInfo/wsse:SecurityTokenReference`.
+pub const WSSE_NS: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+/// `BinarySecurityToken/@ValueType` (and `wsse:Reference/@ValueType`) of an
+/// X.509v3 certificate token.
+pub const WSSE_X509V3: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
+/// `BinarySecurityToken/@EncodingType` for base64 content.
+pub const WSSE_BASE64_BINARY: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureAlgorithm {
@@ -120,6 +133,9 @@ impl io::Write for Hasher {
 pub enum Transform {
     EnvelopedSignature,
     Canonicalize(C14nMethod),
+    /// SwA profile's Attachment-Content-Signature-Transform: the only
+    /// transform of a `cid:` reference, and valid nowhere else.
+    AttachmentContent,
 }
 
 impl Transform {
@@ -127,6 +143,7 @@ impl Transform {
         match self {
             Transform::EnvelopedSignature => ENVELOPED_SIGNATURE,
             Transform::Canonicalize(m) => m.uri(),
+            Transform::AttachmentContent => ATTACHMENT_CONTENT_SIGNATURE,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Creating XML signatures: enveloped over the whole document (SDK's XHE and
-//! receipt profile), or over same-document `#id` references.
+//! receipt profile), or over same-document `#id` references; for
+//! WS-Security (the AS4 layer) also over MIME attachments (`cid:`) with a
+//! `KeyInfo` that points at a `wsse:BinarySecurityToken`.
 //!
 //! The `Signature` element is placed first, with empty values, so digests
 //! are computed over exactly the tree the verifier will see.
@@ -7,7 +9,7 @@
 use ring::rand::SystemRandom;
 use ring::signature::RsaKeyPair;
 
-use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS};
+use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS, WSSE_NS, WSSE_X509V3};
 use super::reference::{IdRegistry, ReferenceError};
 use super::{base64_encode, set_text};
 use crate::pki::{Certificate, PrivateKey};
@@ -23,6 +25,54 @@ pub enum SignError {
     UnsupportedAlgorithm(&'static str),
     #[error("private key cannot sign: {0}")]
     BadKey(String),
+    #[error(
+        "reference '{0}': a cid: reference takes exactly the attachment content transform, and no other reference takes it"
+    )]
+    AttachmentTransform(String),
+}
+
+/// The octets of MIME attachments by content ID, for `cid:` references (WS-Security
+/// SwA profile 1.1). The verifier asks for an attachment only after `SignedInfo`
+/// has verified against a trusted signer, so a resolver may do costly work, such
+/// as decrypting, on demand.
+pub trait AttachmentResolver {
+    /// The content of the attachment whose Content-ID is `content_id` (the
+    /// reference URI without `cid:`), or `None` when there is none.
+    fn attachment(&mut self, content_id: &str) -> Option<&[u8]>;
+}
+
+/// A fixed set of attachments.
+#[derive(Debug, Clone, Default)]
+pub struct Attachments<'a> {
+    parts: Vec<(&'a str, &'a [u8])>,
+}
+
+impl<'a> Attachments<'a> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, content_id: &'a str, content: &'a [u8]) -> Self {
+        self.parts.push((content_id, content));
+        self
+    }
+}
+
+impl AttachmentResolver for Attachments<'_> {
+    fn attachment(&mut self, content_id: &str) -> Option<&[u8]> {
+        self.parts.iter().find(|(id, _)| *id == content_id).map(|(_, content)| *content)
+    }
+}
+
+/// What the signature's `KeyInfo` holds.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyInfoSpec<'a> {
+    /// The signer's certificate in `X509Data` (SDK's envelope profile).
+    X509Certificate(&'a Certificate),
+    /// A `wsse:SecurityTokenReference` to the `wsse:BinarySecurityToken` whose
+    /// `wsu:Id` this is, which holds the signer's certificate (WS-Security
+    /// X.509 token profile 1.1 §3.3.2).
+    TokenReference(&'a str),
 }
 
 /// How to sign.
@@ -77,22 +127,52 @@ pub fn sign(
     certificate: &Certificate,
     options: &SigningOptions,
 ) -> Result<NodeId, SignError> {
+    let key_info = KeyInfoSpec::X509Certificate(certificate);
+    sign_with(doc, parent, index, references, &mut Attachments::new(), key_info, key, options)
+}
+
+/// [`sign`] with attachments for `cid:` references and a choice of `KeyInfo`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_with(
+    doc: &mut Document,
+    parent: NodeId,
+    index: usize,
+    references: &[ReferenceSpec],
+    attachments: &mut dyn AttachmentResolver,
+    key_info: KeyInfoSpec<'_>,
+    key: &PrivateKey,
+    options: &SigningOptions,
+) -> Result<NodeId, SignError> {
     let encoding = options.algorithm.rsa_signing().ok_or(SignError::UnsupportedAlgorithm(options.algorithm.uri()))?;
     let key_pair = RsaKeyPair::from_pkcs8(key.pkcs8_der()).map_err(|e| SignError::BadKey(e.to_string()))?;
+    for r in references {
+        let attachment = r.uri.starts_with("cid:");
+        let attachment_transforms = r.transforms == [Transform::AttachmentContent];
+        if attachment != attachment_transforms || (!attachment && r.transforms.contains(&Transform::AttachmentContent)) {
+            return Err(SignError::AttachmentTransform(r.uri.clone()));
+        }
+    }
 
-    let template = signature_template(references, certificate, options);
+    let template = signature_template(references, key_info, options);
     let fragment = parse_str(&template).expect("signature template is well-formed");
     let signature = doc.adopt(parent, index, fragment)[0];
 
     let signed_info = doc.child_named(signature, DSIG_NS, "SignedInfo").expect("template has SignedInfo");
     let reference_nodes: Vec<NodeId> = doc.children_named(signed_info, DSIG_NS, "Reference").collect();
-    let registry = if references.iter().any(|r| !r.uri.is_empty()) { Some(IdRegistry::build(doc)?) } else { None };
+    let needs_registry = references.iter().any(|r| !r.uri.is_empty() && !r.uri.starts_with("cid:"));
+    let registry = if needs_registry { Some(IdRegistry::build(doc)?) } else { None };
     for (spec, &reference_node) in references.iter().zip(&reference_nodes) {
-        let target = match &registry {
-            Some(r) => r.resolve(&spec.uri)?,
-            None => NodeId::DOCUMENT,
+        let digest = if let Some(content_id) = spec.uri.strip_prefix("cid:") {
+            let content =
+                attachments.attachment(content_id).ok_or_else(|| ReferenceError::UnknownId(spec.uri.clone()))?;
+            options.digest.digest(content)
+        } else {
+            let target = match &registry {
+                Some(r) => r.resolve(&spec.uri)?,
+                None => NodeId::DOCUMENT,
+            };
+            digest_reference(doc, target, signature, &spec.transforms, options.digest)
         };
-        let digest = digest_reference(doc, target, signature, &spec.transforms, options.digest);
         let value = doc.child_named(reference_node, DSIG_NS, "DigestValue").expect("template has DigestValue");
         set_text(doc, value, &base64_encode(&digest));
     }
@@ -121,7 +201,7 @@ pub(crate) fn digest_reference(
         .iter()
         .find_map(|t| match t {
             Transform::Canonicalize(m) => Some(m.clone()),
-            Transform::EnvelopedSignature => None,
+            Transform::EnvelopedSignature | Transform::AttachmentContent => None,
         })
         .unwrap_or(C14nMethod::INCLUSIVE);
     // Same-document references never include comments (XML-DSig §4.4.3.3).
@@ -134,7 +214,7 @@ pub(crate) fn digest_reference(
     hasher.finish()
 }
 
-fn signature_template(references: &[ReferenceSpec], certificate: &Certificate, options: &SigningOptions) -> String {
+fn signature_template(references: &[ReferenceSpec], key_info: KeyInfoSpec<'_>, options: &SigningOptions) -> String {
     let mut s = format!(
         "<ds:Signature xmlns:ds=\"{DSIG_NS}\"><ds:SignedInfo>{}<ds:SignatureMethod Algorithm=\"{}\"/>",
         method_element("CanonicalizationMethod", &options.c14n),
@@ -144,7 +224,7 @@ fn signature_template(references: &[ReferenceSpec], certificate: &Certificate, o
         s.push_str(&format!("<ds:Reference URI=\"{}\"><ds:Transforms>", escape_attr(&r.uri)));
         for t in &r.transforms {
             match t {
-                Transform::EnvelopedSignature => {
+                Transform::EnvelopedSignature | Transform::AttachmentContent => {
                     s.push_str(&format!("<ds:Transform Algorithm=\"{}\"/>", t.uri()));
                 }
                 Transform::Canonicalize(m) => s.push_str(&method_element("Transform", m)),
@@ -155,10 +235,18 @@ fn signature_template(references: &[ReferenceSpec], certificate: &Certificate, o
             options.digest.uri()
         ));
     }
-    s.push_str(&format!(
-        "</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
-        certificate.to_base64()
-    ));
+    s.push_str("</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo>");
+    match key_info {
+        KeyInfoSpec::X509Certificate(certificate) => s.push_str(&format!(
+            "<ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data>",
+            certificate.to_base64()
+        )),
+        KeyInfoSpec::TokenReference(token_id) => s.push_str(&format!(
+            "<wsse:SecurityTokenReference xmlns:wsse=\"{WSSE_NS}\"><wsse:Reference URI=\"#{}\" ValueType=\"{WSSE_X509V3}\"/></wsse:SecurityTokenReference>",
+            escape_attr(token_id)
+        )),
+    }
+    s.push_str("</ds:KeyInfo></ds:Signature>");
     s
 }
 

@@ -7,13 +7,23 @@
 //! built, and only here: it carries a [`SignatureValid`] proof that nothing
 //! else can construct, and it hands out the nodes that were signed, so
 //! callers read data from signed content and nowhere else.
+//!
+//! [`verify_signature`] takes the signer's certificate from `X509Data` and
+//! same-document references only. [`verify_wss_signature`] is the
+//! WS-Security form of the AS4 layer: the certificate comes from the
+//! `wsse:BinarySecurityToken` that `KeyInfo/wsse:SecurityTokenReference`
+//! points at, and `cid:` references digest MIME attachments through an
+//! [`AttachmentResolver`], asked only after `SignedInfo` has verified.
 
 use rustls_pki_types::UnixTime;
 
-use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS, ENVELOPED_SIGNATURE};
+use super::algorithm::{
+    DigestAlgorithm, SignatureAlgorithm, Transform, ATTACHMENT_CONTENT_SIGNATURE, DSIG_NS, ENVELOPED_SIGNATURE,
+    WSSE_BASE64_BINARY, WSSE_NS, WSSE_X509V3,
+};
 use super::base64_decode;
 use super::reference::{IdRegistry, ReferenceError};
-use super::sign::digest_reference;
+use super::sign::{digest_reference, AttachmentResolver};
 use crate::limits::{DSIG_MAX_CERTIFICATES, DSIG_MAX_REFERENCES, DSIG_MAX_TRANSFORMS};
 use crate::pki::{Certificate, KeyError, TrustError, TrustPolicy, TrustedCertificate};
 use crate::xml::c14n::EXC_C14N;
@@ -43,6 +53,8 @@ pub enum VerifyError {
     NotWholeDocument,
     #[error("signer certificate's key usage does not allow signatures")]
     KeyUsage,
+    #[error("attachment '{0}' is not available")]
+    AttachmentUnavailable(String),
 }
 
 /// Proof that a signature value verified. Only this module can make one.
@@ -55,6 +67,8 @@ pub struct VerifiedSignature<'d> {
     doc: &'d Document,
     signature: NodeId,
     signed: Vec<(String, NodeId)>,
+    /// `cid:` references whose attachment digests matched.
+    attachments: Vec<String>,
     signer: TrustedCertificate,
     proof: SignatureValid,
 }
@@ -90,6 +104,11 @@ impl<'d> VerifiedSignature<'d> {
     /// True when a reference covers the whole document.
     pub fn covers_whole_document(&self) -> bool {
         self.signed_node("").is_some()
+    }
+
+    /// The `cid:` reference URIs whose attachment content verified.
+    pub fn signed_attachments(&self) -> &[String] {
+        &self.attachments
     }
 }
 
@@ -156,7 +175,34 @@ pub fn verify_signature<'d>(
     policy: &TrustPolicy,
     at: UnixTime,
 ) -> Result<VerifiedSignature<'d>, VerifyError> {
-    let parsed = ParsedSignature::parse(doc, signature)?;
+    verify_with(doc, signature, None, policy, at)
+}
+
+/// Verifies a WS-Security signature (WSS 1.1 with the X.509 token and SwA
+/// profiles): `KeyInfo` must be a `wsse:SecurityTokenReference` to a
+/// `wsse:BinarySecurityToken` in the signature's own parent (the
+/// `wsse:Security` header), and `cid:` references, with exactly the
+/// attachment content transform, are digested over what `attachments` hands
+/// out for them.
+pub fn verify_wss_signature<'d>(
+    doc: &'d Document,
+    signature: NodeId,
+    attachments: &mut dyn AttachmentResolver,
+    policy: &TrustPolicy,
+    at: UnixTime,
+) -> Result<VerifiedSignature<'d>, VerifyError> {
+    verify_with(doc, signature, Some(attachments), policy, at)
+}
+
+/// `attachments` is `Some` for the WS-Security form only.
+fn verify_with<'d>(
+    doc: &'d Document,
+    signature: NodeId,
+    mut attachments: Option<&mut dyn AttachmentResolver>,
+    policy: &TrustPolicy,
+    at: UnixTime,
+) -> Result<VerifiedSignature<'d>, VerifyError> {
+    let parsed = ParsedSignature::parse(doc, signature, attachments.is_some())?;
 
     let (signer, intermediates) = parsed.certificates.split_first().expect("parse requires one certificate");
     let trusted = policy.check(signer, intermediates, at)?;
@@ -176,9 +222,23 @@ pub fn verify_signature<'d>(
         .verify(&canonical, &parsed.signature_value)
         .map_err(|_| VerifyError::BadSignatureValue)?;
 
-    let registry = if parsed.references.iter().any(|r| !r.uri.is_empty()) { Some(IdRegistry::build(doc)?) } else { None };
+    let needs_registry = parsed.references.iter().any(|r| !r.uri.is_empty() && !r.is_attachment());
+    let registry = if needs_registry { Some(IdRegistry::build(doc)?) } else { None };
     let mut signed = Vec::with_capacity(parsed.references.len());
+    let mut signed_attachments = Vec::new();
     for r in &parsed.references {
+        if r.is_attachment() {
+            // Parsing admits cid: references only in the WS-Security form.
+            let resolver = attachments.as_deref_mut().ok_or_else(|| malformed("attachment reference"))?;
+            let content_id = r.uri.strip_prefix("cid:").unwrap_or_default();
+            let content =
+                resolver.attachment(content_id).ok_or_else(|| VerifyError::AttachmentUnavailable(r.uri.clone()))?;
+            if !constant_time_eq(&r.digest.digest(content), &r.digest_value) {
+                return Err(VerifyError::DigestMismatch { uri: r.uri.clone() });
+            }
+            signed_attachments.push(r.uri.clone());
+            continue;
+        }
         let target = match &registry {
             Some(reg) => reg.resolve(&r.uri)?,
             None => NodeId::DOCUMENT,
@@ -189,7 +249,14 @@ pub fn verify_signature<'d>(
         }
         signed.push((r.uri.clone(), target));
     }
-    Ok(VerifiedSignature { doc, signature, signed, signer: trusted, proof: SignatureValid(()) })
+    Ok(VerifiedSignature {
+        doc,
+        signature,
+        signed,
+        attachments: signed_attachments,
+        signer: trusted,
+        proof: SignatureValid(()),
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -201,6 +268,12 @@ struct ParsedReference {
     transforms: Vec<Transform>,
     digest: DigestAlgorithm,
     digest_value: Vec<u8>,
+}
+
+impl ParsedReference {
+    fn is_attachment(&self) -> bool {
+        self.transforms == [Transform::AttachmentContent]
+    }
 }
 
 /// A `Signature` element read completely, under caps, before anything is
@@ -219,7 +292,8 @@ fn malformed(what: impl Into<String>) -> VerifyError {
 }
 
 impl ParsedSignature {
-    fn parse(doc: &Document, signature: NodeId) -> Result<Self, VerifyError> {
+    /// `wss` selects the WS-Security form (token reference, attachments).
+    fn parse(doc: &Document, signature: NodeId, wss: bool) -> Result<Self, VerifyError> {
         let children = dsig_children(doc, signature)?;
         // Exactly these three (C3.2.2 §3.5.1). A ds:Object is refused: the
         // enveloped transform cuts the whole Signature out of what is
@@ -251,10 +325,11 @@ impl ParsedSignature {
             return Err(malformed(format!("more than {DSIG_MAX_REFERENCES} references")));
         }
         let references =
-            reference_nodes.iter().map(|&r| parse_reference(doc, r)).collect::<Result<Vec<_>, _>>()?;
+            reference_nodes.iter().map(|&r| parse_reference(doc, r, wss)).collect::<Result<Vec<_>, _>>()?;
 
         let signature_value = decode_text(doc, *signature_value, "SignatureValue")?;
-        let certificates = parse_key_info(doc, *key_info)?;
+        let certificates =
+            if wss { parse_token_reference(doc, *key_info, signature)? } else { parse_key_info(doc, *key_info)? };
         Ok(Self { signed_info: *signed_info, c14n, algorithm, references, signature_value, certificates })
     }
 }
@@ -309,7 +384,7 @@ fn parse_c14n_method(doc: &Document, id: NodeId) -> Result<C14nMethod, VerifyErr
     Ok(method)
 }
 
-fn parse_reference(doc: &Document, id: NodeId) -> Result<ParsedReference, VerifyError> {
+fn parse_reference(doc: &Document, id: NodeId, wss: bool) -> Result<ParsedReference, VerifyError> {
     expect_name(doc, id, "Reference")?;
     let element = doc.element(id).expect("checked above");
     let uri = element.attribute("URI").ok_or_else(|| malformed("Reference without URI"))?.to_owned();
@@ -338,13 +413,28 @@ fn parse_reference(doc: &Document, id: NodeId) -> Result<ParsedReference, Verify
         }
         for node in nodes {
             expect_name(doc, node, "Transform")?;
-            let transform = if algorithm_attribute(doc, node)? == ENVELOPED_SIGNATURE {
+            let algorithm = algorithm_attribute(doc, node)?;
+            let transform = if algorithm == ENVELOPED_SIGNATURE {
                 Transform::EnvelopedSignature
+            } else if wss && algorithm == ATTACHMENT_CONTENT_SIGNATURE {
+                if !dsig_children(doc, node)?.is_empty() {
+                    return Err(malformed("attachment content transform has unexpected parameters"));
+                }
+                Transform::AttachmentContent
             } else {
                 Transform::Canonicalize(parse_c14n_method(doc, node)?)
             };
             transforms.push(transform);
         }
+    }
+    // An attachment is octets: its one transform is the attachment content
+    // transform, which means nothing on a node-set.
+    let attachment = wss && uri.starts_with("cid:");
+    if attachment || transforms.contains(&Transform::AttachmentContent) {
+        if !attachment || transforms != [Transform::AttachmentContent] {
+            return Err(malformed("a cid: reference takes exactly the attachment content transform"));
+        }
+        return Ok(ParsedReference { uri, transforms, digest, digest_value });
     }
     // Only "enveloped, then one canonicalisation" makes sense on a node-set;
     // anything else is refused rather than guessed at.
@@ -379,6 +469,52 @@ fn parse_key_info(doc: &Document, key_info: NodeId) -> Result<Vec<Certificate>, 
         return Err(malformed("KeyInfo carries no X509Certificate"));
     }
     Ok(certificates)
+}
+
+/// The WS-Security `KeyInfo`: exactly one `wsse:SecurityTokenReference`
+/// holding exactly one `wsse:Reference` to an X.509v3
+/// `wsse:BinarySecurityToken` that is a sibling of the signature. Key
+/// identifiers, issuer-serial and external references are refused: the
+/// certificate travels in the message or the signature is not checked.
+fn parse_token_reference(doc: &Document, key_info: NodeId, signature: NodeId) -> Result<Vec<Certificate>, VerifyError> {
+    let children = dsig_children(doc, key_info)?;
+    let [token_reference] = children.as_slice() else {
+        return Err(malformed("KeyInfo must hold exactly one wsse:SecurityTokenReference"));
+    };
+    let e = doc.element(*token_reference).expect("dsig_children yields elements");
+    if !e.is(WSSE_NS, "SecurityTokenReference") {
+        return Err(malformed(format!("expected wsse:SecurityTokenReference, found {}", e.qname())));
+    }
+    let children = dsig_children(doc, *token_reference)?;
+    let [reference] = children.as_slice() else {
+        return Err(malformed("SecurityTokenReference must hold exactly one wsse:Reference"));
+    };
+    let e = doc.element(*reference).expect("dsig_children yields elements");
+    if !e.is(WSSE_NS, "Reference") {
+        return Err(malformed(format!("expected wsse:Reference, found {}", e.qname())));
+    }
+    if e.attribute("ValueType").is_some_and(|v| v != WSSE_X509V3) {
+        return Err(malformed("wsse:Reference ValueType is not X509v3"));
+    }
+    let uri = e.attribute("URI").ok_or_else(|| malformed("wsse:Reference without URI"))?;
+    if !uri.starts_with('#') {
+        return Err(malformed("wsse:Reference must point into the message"));
+    }
+    let token = IdRegistry::build(doc)?.resolve(uri)?;
+    let t = doc.element(token).ok_or_else(|| malformed("token reference does not name an element"))?;
+    if !t.is(WSSE_NS, "BinarySecurityToken") {
+        return Err(malformed(format!("token reference names {}, not wsse:BinarySecurityToken", t.qname())));
+    }
+    if t.attribute("ValueType") != Some(WSSE_X509V3) {
+        return Err(malformed("BinarySecurityToken is not an X509v3 token"));
+    }
+    if t.attribute("EncodingType").is_some_and(|v| v != WSSE_BASE64_BINARY) {
+        return Err(malformed("BinarySecurityToken is not Base64Binary"));
+    }
+    if doc.parent(token) != doc.parent(signature) {
+        return Err(malformed("BinarySecurityToken is not in the signature's security header"));
+    }
+    Ok(vec![Certificate::from_der(decode_text(doc, token, "BinarySecurityToken")?)?])
 }
 
 fn decode_text(doc: &Document, id: NodeId, what: &str) -> Result<Vec<u8>, VerifyError> {

@@ -1,0 +1,134 @@
+//! The node's local HTTP API for the organisation's own systems and
+//! operators: submit a message, follow it, read the inbox, and the
+//! operations endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! It listens on loopback by default. DIGG's case-system API (with OAuth2
+//! scopes per client) builds on the same node state; this API is the
+//! minimum the node itself needs.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::runtime::{Shared, SubmitError};
+use crate::audit::{Action, NewEntry, Outcome};
+
+/// The routes, over the node's shared state.
+pub fn router(state: Shared) -> Router {
+    let body_limit = state.config.limits.max_sdk_message_bytes + 64 * 1024;
+    Router::new()
+        .route("/local/v1/messages", post(submit))
+        .route("/local/v1/messages/{id}", get(outbox_status))
+        .route("/local/v1/inbox/{address}", get(inbox_list))
+        .route("/local/v1/inbox/{address}/{id}", get(inbox_read))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// An RFC 7807 problem response.
+fn problem(status: StatusCode, title: &str, detail: String, extra: serde_json::Value) -> Response {
+    let mut body = json!({ "type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail });
+    if let (Some(obj), serde_json::Value::Object(more)) = (body.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "local API failure");
+    problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "the node could not complete the request".into(), json!({}))
+}
+
+async fn submit(State(state): State<Shared>, body: Bytes) -> Response {
+    match state.submit("local-api", body.to_vec()).await {
+        Ok(entry) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "messageId": entry.id(), "status": entry.state().as_str(), "as4MessageId": entry.as4_message_id() })),
+        )
+            .into_response(),
+        Err(SubmitError::Invalid(validation)) => {
+            let issues: Vec<_> = validation
+                .problems
+                .iter()
+                .map(|p| json!({ "reason": p.reason.as_str(), "detail": p.detail.as_str(), "path": p.path, "text": p.text }))
+                .collect();
+            problem(StatusCode::BAD_REQUEST, "Invalid SDK message", "the message breaks SDK's rules".into(), json!({ "issues": issues }))
+        }
+        Err(SubmitError::NotOurAddress(a)) => {
+            problem(StatusCode::FORBIDDEN, "Not our functional address", format!("{a} is not served by this node"), json!({}))
+        }
+        Err(e @ (SubmitError::Directory(_) | SubmitError::NoEncryptionCertificate(_))) => {
+            problem(StatusCode::BAD_GATEWAY, "Recipient lookup failed", e.to_string(), json!({}))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn outbox_status(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    match state.store.outbox_entry(&id) {
+        Ok(Some(entry)) => Json(entry).into_response(),
+        Ok(None) => problem(StatusCode::NOT_FOUND, "Unknown message", format!("no outgoing message {id}"), json!({})),
+        Err(e) => internal(e),
+    }
+}
+
+async fn inbox_list(State(state): State<Shared>, Path(address): Path<String>) -> Response {
+    if !state.config.serves_functional_address(&address) {
+        return problem(StatusCode::NOT_FOUND, "Unknown functional address", address, json!({}));
+    }
+    match state.store.inbox(&address, &Default::default()) {
+        Ok(entries) => Json(entries).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn inbox_read(State(state): State<Shared>, Path((address, id)): Path<(String, String)>) -> Response {
+    let payload = match state.store.load_inbound_payload(&address, &id) {
+        Ok(Some(p)) => p,
+        Ok(None) => return problem(StatusCode::NOT_FOUND, "Unknown message", format!("no message {id} in {address}"), json!({})),
+        Err(e) => return internal(e),
+    };
+    let now = OffsetDateTime::now_utc();
+    let entry = match state.store.mark_retrieved(&address, &id, now) {
+        Ok(entry) => entry,
+        Err(e) => return internal(e),
+    };
+    let audit = NewEntry::new(now, "local-api", state.org_id(), Action::Read, Outcome::Ok)
+        .functional_address(&address)
+        .message_id(&id)
+        .conversation_id(entry.conversation_id());
+    if let Err(e) = state.audit.append(audit) {
+        // Reading without an audit trail is not allowed (patient data law).
+        return internal(e);
+    }
+    ([(header::CONTENT_TYPE, "application/xml")], payload.to_vec()).into_response()
+}
+
+async fn ready(State(state): State<Shared>) -> Response {
+    match state.store.due(OffsetDateTime::now_utc(), 1) {
+        Ok(_) => "ready\n".into_response(),
+        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, "Not ready", e.to_string(), json!({})),
+    }
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let counts = state.store.count_by_state();
+    let mut gauges: Vec<(String, &str, u64)> = Vec::new();
+    for (s, n) in &counts.outbox {
+        gauges.push((format!("brygga_outbox_messages{{state=\"{}\"}}", s.as_str()), "Outgoing messages per state.", *n));
+    }
+    for (s, n) in &counts.inbox {
+        gauges.push((format!("brygga_inbox_messages{{state=\"{}\"}}", s.as_str()), "Incoming messages per state.", *n));
+    }
+    gauges.push(("brygga_store_corrupt_records".to_owned(), "Records found undecodable at start.", counts.corrupt_records));
+    let refs: Vec<(&str, &str, u64)> = gauges.iter().map(|(n, h, v)| (n.as_str(), *h, *v)).collect();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&refs)).into_response()
+}

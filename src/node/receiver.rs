@@ -1,0 +1,273 @@
+//! The inbound pipeline, one AS4 POST at a time:
+//! bounded parse → is it for us (EBMS:0004 NOT_SERVICED if not) → the
+//! sending access point's certificate must chain to the access point CA and
+//! be the one SMP lists for the original sender → verify, decrypt,
+//! decompress → open the XHE (signer must be the sender's CertPub signing
+//! certificate; decrypt; validate) → store in the functional address's
+//! inbox, duplicate elimination in the same transaction → audit → AS4
+//! receipt. The business receipt goes back through our outbox.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+
+use super::metrics::Counter;
+use super::outbox::{BusinessReceipt, DocumentType, InboxEntry, NewInboxEntry, NewOutboxEntry, OutboxEntry, StoredReceiptLine};
+use super::runtime::Shared;
+use super::store::{ReceiptOutcome, ReceiveOutcome};
+use crate::as4::error::{LocalError, SecurityError};
+use crate::as4::{self, Action, As4Error, As4Limits, VerifiedUserMessage};
+use crate::audit::{Action as AuditAction, NewEntry, Outcome};
+use crate::directory::{DocumentTypeId, ServiceMetadata};
+use crate::pki::TrustPolicy;
+use crate::sdk::envelope::{self, EnvelopeFacts, OpenOptions, ReceiptDecision};
+use crate::sdk::{Problem, ResponseCode, Validation};
+use crate::xmlsec::SigningOptions;
+
+fn signal(response: as4::As4Response) -> Response {
+    ([(header::CONTENT_TYPE, response.content_type)], response.body).into_response()
+}
+
+/// Answers with a signed ebMS error for `error` (what the peer may know is
+/// decided in [`as4::peer_error`]).
+fn refuse(state: &Shared, ref_to: Option<&str>, error: &As4Error) -> Response {
+    state.metrics.bump(Counter::InboundRefusedEbms);
+    tracing::info!(error = %error, "inbound AS4 message refused");
+    let ap = &state.config.keys.access_point;
+    match as4::build_error(ref_to, &as4::peer_error(error), ap.key(), ap.certificate(), OffsetDateTime::now_utc()) {
+        Ok(response) => {
+            let (parts, body) = signal(response).into_parts();
+            let mut r = Response::from_parts(parts, body);
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build an ebMS error");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `POST /as4`.
+pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let limits = as4_limits(&state);
+    let parsed = match as4::parse_inbound(&content_type, body.to_vec(), &limits) {
+        Ok(p) => p,
+        Err(e) => return refuse(&state, None, &e),
+    };
+    drop(body);
+    let header = parsed.unverified_header().clone();
+    let ours = state.org_id().to_owned();
+    let action = match as4::check_serviced(&header, |recipient, _| recipient.eq_ignore_ascii_case(&ours)) {
+        Ok(a) => a,
+        Err(e) => return refuse(&state, Some(&header.message_id), &e),
+    };
+
+    // The original sender must be in SMP, and its access point must be the
+    // one that signed (C3.2.1; B1.3.3 §4.3.2.2).
+    let sender_metadata = match state.lookup(&header.original_sender, &DocumentTypeId::sdk_receipt()).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "original sender not found in SMP: message kept out, operators alerted");
+            let error = As4Error::Security(SecurityError::Policy("original sender is not registered in SMP".into()));
+            return refuse(&state, Some(&header.message_id), &error);
+        }
+    };
+    let listed_ap = sender_metadata.endpoint.access_point_certificate.clone();
+    let now = OffsetDateTime::now_utc();
+    if let Err(e) = state.config.trust.access_points.check(&listed_ap, &[], rustls_pki_types::UnixTime::now()) {
+        let error = As4Error::Security(SecurityError::Policy(format!("sender's access point: {e}")));
+        return refuse(&state, Some(&header.message_id), &error);
+    }
+    let ap = &state.config.keys.access_point;
+    let verified = match as4::verify_and_open(parsed, &TrustPolicy::Pinned(listed_ap), ap.key(), ap.certificate(), now, &limits) {
+        Ok(v) => v,
+        Err(e) => return refuse(&state, Some(&header.message_id), &e),
+    };
+    let receipt = match as4::build_receipt(&verified, ap.key(), ap.certificate(), now) {
+        Ok(r) => r,
+        Err(e) => return refuse(&state, Some(&header.message_id), &e),
+    };
+    let outcome = match action {
+        Action::Message => deliver_message(&state, verified, &sender_metadata).await,
+        Action::Receipt => deliver_receipt(&state, verified, &sender_metadata),
+    };
+    match outcome {
+        Ok(()) => signal(receipt),
+        // Storage failed: no AS4 receipt, so the sender retries later.
+        Err(e) => {
+            tracing::error!(error = %e, "inbound message could not be stored");
+            refuse(&state, Some(&header.message_id), &As4Error::Local(LocalError::Build("temporarily unavailable".into())))
+        }
+    }
+}
+
+fn as4_limits(state: &Shared) -> As4Limits {
+    As4Limits { max_message_bytes: state.config.limits.max_as4_message_bytes, ..As4Limits::default() }
+}
+
+fn audit(state: &Shared, action: AuditAction, outcome: Outcome, facts: Option<&EnvelopeFacts>, detail: &str) {
+    let mut e = NewEntry::new(OffsetDateTime::now_utc(), "node", state.org_id(), action, outcome).detail(detail);
+    if let Some(f) = facts {
+        e = e.message_id(&f.header.id);
+        if let Some(a) = &f.payload.handling_service_id {
+            e = e.functional_address(a);
+        }
+    }
+    if let Err(err) = state.audit.append(e) {
+        tracing::error!(error = %err, "audit append failed");
+    }
+}
+
+/// An SDK message: open, store, and queue our business receipt.
+async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: &ServiceMetadata) -> Result<(), String> {
+    let as4_id = verified.message_id().to_owned();
+    let xhe = verified.into_xhe();
+    let encryption = &state.config.keys.org_encryption;
+    // The XHE signer must chain to an organisation CA and be exactly a
+    // signing certificate the sender publishes in CertPub.
+    let mut options = OpenOptions::new(encryption.key(), &state.config.trust.organisations, rustls_pki_types::UnixTime::now());
+    options.received = Some(&state.store);
+    options.limits = state.config.limits.xml_limits();
+    options.federation_id = state.config.federation_id.clone();
+    let now = OffsetDateTime::now_utc();
+    let opened = envelope::open(xhe, &options).and_then(|opened| {
+        if sender.certpub.is_signing_certificate(opened.signer.certificate(), now) {
+            Ok(opened)
+        } else {
+            Err(envelope::Rejection {
+                validation: Validation { problems: vec![Problem::sig_security("Sender signature not validated: signer is not the sender's published signing certificate")] },
+                facts: Some(opened.facts.clone()),
+                receipt: ReceiptDecision::Send,
+            })
+        }
+    });
+    match opened {
+        Ok(opened) => {
+            let facts = opened.facts;
+            let address = facts.payload.handling_service_id.clone().unwrap_or_default();
+            let conversation = crate::sdk::message::SdkMessage::from_xml(&opened.message_xml, &state.config.limits.xml_limits())
+                .map(|m| m.conversation_id().to_owned())
+                .unwrap_or_else(|_| facts.header.id.clone());
+            let entry = InboxEntry::new(
+                NewInboxEntry {
+                    message_id: facts.header.id.clone(),
+                    functional_address: address.clone(),
+                    sender_org_id: facts.header.from_party.clone(),
+                    recipient_org_id: facts.header.to_party.clone(),
+                    conversation_id: conversation,
+                },
+                now,
+            );
+            match state.store.receive_inbound(&as4_id, entry, &opened.message_xml).map_err(|e| e.to_string())? {
+                ReceiveOutcome::Duplicate { .. } => {
+                    state.metrics.bump(Counter::InboundDuplicates);
+                    return Ok(());
+                }
+                ReceiveOutcome::Inserted => {}
+            }
+            state.metrics.bump(Counter::InboundAccepted);
+            audit(state, AuditAction::InboundMessage, Outcome::Accepted, Some(&facts), "stored in inbox");
+            queue_business_receipt(state, &facts, &Validation::default(), Some(&address))
+        }
+        Err(rejection) => {
+            state.metrics.bump(Counter::InboundRejected);
+            let detail = rejection.validation.problems.iter().map(|p| format!("{} {}", p.reason.as_str(), p.detail.as_str())).collect::<Vec<_>>().join(", ");
+            audit(state, AuditAction::ValidationResult, Outcome::Rejected, rejection.facts.as_ref(), &detail);
+            match (&rejection.facts, rejection.receipt) {
+                (Some(facts), ReceiptDecision::Send) => queue_business_receipt(state, facts, &rejection.validation, None),
+                _ => {
+                    tracing::warn!(problems = %detail, "inbound envelope rejected without receipt (DIGG): kept for operators");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// Seals our receipt for `facts` and puts it in the outbox. For an accepted
+/// message the inbox entry is marked RECEIPT_SENT in the same transaction.
+fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Validation, inbox: Option<&str>) -> Result<(), String> {
+    let now = OffsetDateTime::now_utc();
+    let receipt = envelope::receipt_for(facts, uuid::Uuid::new_v4().to_string(), now, validation);
+    let signing = &state.config.keys.org_signing;
+    let sealed = envelope::seal_receipt(&receipt, facts, signing.key(), signing.certificate(), &SigningOptions::default(), now)
+        .map_err(|e| e.to_string())?;
+    let entry = OutboxEntry::new(
+        NewOutboxEntry {
+            id: receipt.id.clone(),
+            recipient_org_id: facts.header.from_party.clone(),
+            recipient_functional_address: facts.payload.handling_service_id.clone().unwrap_or_default(),
+            document_type: DocumentType::Receipt,
+            conversation_id: facts.header.id.clone(),
+        },
+        now,
+        &state.retry,
+    );
+    match inbox {
+        Some(address) => state.store.submit_receipt(address, &facts.header.id, &entry, &sealed, now).map(|_| ()),
+        None => state.store.submit(&entry, &sealed),
+    }
+    .map_err(|e| e.to_string())?;
+    state.metrics.bump(Counter::BusinessReceiptsSent);
+    let outcome = if validation.is_accepted() { Outcome::Accepted } else { Outcome::Rejected };
+    audit(state, AuditAction::BusinessReceipt, outcome, Some(facts), "receipt queued");
+    state.outbox_notify.notify_one();
+    Ok(())
+}
+
+/// A business receipt for one of our messages: verify it came from the
+/// organisation we sent to, and correlate. Receipts are never receipted.
+fn deliver_receipt(state: &Shared, verified: VerifiedUserMessage, sender: &ServiceMetadata) -> Result<(), String> {
+    let as4_id = verified.message_id().to_owned();
+    let now = OffsetDateTime::now_utc();
+    let opened = envelope::open_receipt(
+        verified.into_xhe(),
+        &state.config.trust.organisations,
+        rustls_pki_types::UnixTime::now(),
+        &state.config.limits.xml_limits(),
+    );
+    let opened = match opened {
+        Ok(o) if sender.certpub.is_signing_certificate(o.signer.certificate(), now) => o,
+        Ok(_) => {
+            audit(state, AuditAction::BusinessReceipt, Outcome::Rejected, None, "receipt signed by a certificate the sender does not publish");
+            return Ok(());
+        }
+        Err(v) => {
+            let detail = v.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+            audit(state, AuditAction::BusinessReceipt, Outcome::Rejected, None, &format!("invalid receipt: {detail}"));
+            return Ok(());
+        }
+    };
+    let r = &opened.receipt;
+    let business = BusinessReceipt {
+        receipt_id: r.id.clone(),
+        from_org_id: opened.facts.header.from_party.clone(),
+        accepted: r.response == ResponseCode::Accepted,
+        lines: r.lines.iter().map(StoredReceiptLine::from).collect(),
+        received_at: now,
+    };
+    match state.store.receive_receipt(&as4_id, &r.document_reference, business) {
+        Ok(ReceiptOutcome::Correlated(entry)) => {
+            state.metrics.bump(Counter::BusinessReceiptsReceived);
+            let outcome = if r.response == ResponseCode::Accepted { Outcome::Accepted } else { Outcome::Rejected };
+            let e = NewEntry::new(now, "node", state.org_id(), AuditAction::BusinessReceipt, outcome)
+                .message_id(entry.id())
+                .conversation_id(entry.conversation_id())
+                .detail("business receipt correlated");
+            state.audit.append(e).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        Ok(ReceiptOutcome::Duplicate { .. }) => Ok(()),
+        Err(e) => {
+            // Refused correlations (unknown message, wrong sender) are
+            // logged, never answered.
+            tracing::warn!(error = %e, "business receipt not correlated");
+            audit(state, AuditAction::BusinessReceipt, Outcome::Error, Some(&opened.facts), &format!("not correlated: {e}"));
+            Ok(())
+        }
+    }
+}

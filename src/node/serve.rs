@@ -1,0 +1,111 @@
+//! `brygga serve`: runs a node until told to stop.
+//!
+//! Starts, in order: crash recovery of attempts that were in flight, the
+//! outbox worker, the AS4 server (mutual TLS) and the local API (loopback).
+//! On shutdown it stops accepting, lets requests and attempts in flight
+//! finish, and returns.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::post;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use super::runtime::{NodeError, NodeState, Shared};
+use super::{api, receiver, sender};
+use crate::config::NodeConfig;
+use crate::transport::server::{serve_tls, ServerLimits};
+
+/// Where a started node listens (the configured addresses, or the ports the
+/// OS chose when they ask for port 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub as4: std::net::SocketAddr,
+    pub api: std::net::SocketAddr,
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(addr).await.map_err(|e| NodeError::Listen { addr: addr.to_string(), reason: e.to_string() })
+}
+
+/// The AS4 endpoint's routes.
+pub fn as4_router(state: Shared) -> axum::Router {
+    let limit = state.config.limits.max_as4_message_bytes + 1024 * 1024;
+    axum::Router::new()
+        .route("/as4", post(receiver::inbound))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Starts the node; returns its bound addresses and a future that runs it
+/// until `shutdown` resolves.
+pub async fn start(
+    config: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(Bound, Shared, impl Future<Output = Result<(), NodeError>>), NodeError> {
+    let tls = config.tls_server_config().map_err(|e| NodeError::Tls(e.to_string()))?;
+    let as4_listener = bind(config.listen.as4).await?;
+    let api_listener = bind(config.listen.api).await?;
+    let bound = Bound {
+        as4: as4_listener.local_addr().map_err(|e| NodeError::Other(e.to_string()))?,
+        api: api_listener.local_addr().map_err(|e| NodeError::Other(e.to_string()))?,
+    };
+    let limits = ServerLimits { max_connections: config.limits.max_inbound_connections, ..ServerLimits::default() };
+    let state = NodeState::open(config)?;
+    let recovered = state
+        .store
+        .recover_interrupted(OffsetDateTime::now_utc(), &state.retry, super::sender::jitter_sample)
+        .map_err(NodeError::Store)?;
+    if recovered > 0 {
+        tracing::info!(recovered, "attempts interrupted by a stop rescheduled");
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let run_state = state.clone();
+    let run = async move {
+        let worker = tokio::spawn(sender::run(run_state.clone(), stop_rx.clone()));
+        let as4 = {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(serve_tls(as4_listener, tls, as4_router(run_state.clone()), limits, async move {
+                let _ = stop.changed().await;
+            }))
+        };
+        let api = {
+            let mut stop = stop_rx.clone();
+            let router = api::router(run_state.clone());
+            tokio::spawn(async move {
+                axum::serve(api_listener, router).with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+            })
+        };
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        let _ = as4.await;
+        let _ = api.await;
+        tracing::info!("node stopped");
+        Ok(())
+    };
+    Ok((bound, state, run))
+}
+
+/// Runs a node from its configuration until Ctrl-C or SIGTERM.
+pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    };
+    let (bound, state, run) = start(config, shutdown).await?;
+    tracing::info!(org = state.org_id(), as4 = %bound.as4, api = %bound.api, "node running");
+    let _keep = Arc::clone(&state);
+    run.await
+}
