@@ -10,6 +10,7 @@
 //!   client or peer is on disk before the call returns.
 
 pub mod api;
+pub mod devnet;
 pub mod metrics;
 pub mod outbox;
 pub mod receiver;
