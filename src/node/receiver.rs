@@ -135,15 +135,27 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
     options.federation_id = state.config.federation_id.clone();
     let now = OffsetDateTime::now_utc();
     let opened = envelope::open(xhe, &options).and_then(|opened| {
-        if sender.certpub.is_signing_certificate(opened.signer.certificate(), now) {
-            Ok(opened)
-        } else {
-            Err(envelope::Rejection {
-                validation: Validation { problems: vec![Problem::sig_security("Sender signature not validated: signer is not the sender's published signing certificate")] },
-                facts: Some(opened.facts.clone()),
-                receipt: ReceiptDecision::Send,
-            })
+        let reject = |problem: Problem| envelope::Rejection {
+            validation: Validation { problems: vec![problem] },
+            facts: Some(opened.facts.clone()),
+            receipt: ReceiptDecision::Send,
+        };
+        if !sender.certpub.is_signing_certificate(opened.signer.certificate(), now) {
+            // TF-10: the XHE must be signed with the sender's published certificate.
+            return Err(reject(Problem::sig_security(
+                "Sender signature not validated: signer is not the sender's published signing certificate",
+            )));
         }
+        let address = opened.facts.payload.handling_service_id.as_deref().unwrap_or_default();
+        if !state.config.serves_functional_address(address) {
+            // B1.3.3 §5.3 row 9: functional address unknown here.
+            return Err(reject(Problem::bv(
+                crate::sdk::DetailCode::NotFound,
+                "/messagePayload/message/messageHeader/recipient/attention/subOrganization/organizationId/extension",
+                "Wrong or unknown ns:subOrganization/ns:organizationId",
+            )));
+        }
+        Ok(opened)
     });
     match opened {
         Ok(opened) => {
