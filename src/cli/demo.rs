@@ -1,186 +1,196 @@
-//! `brygga demo`: the two Stockholm pilots, end to end through the secure
-//! envelope, with fresh keys and no setup.
+//! `brygga demo`: the two Stockholm pilots between three nodes on this
+//! machine, with fresh keys and no setup.
 //!
-//! Three organisations get certificates from a throw-away federation CA.
-//! Each message is built, sealed (encrypted for the recipient, signed by the
-//! sender), opened by the recipient (verified against the sender's signing
-//! certificate, decrypted, validated), answered with a signed receipt, and
-//! the receipt is verified back at the sender. Transport between nodes (AS4,
-//! SMP, outbox) is not part of this demo yet: envelopes are handed over in
-//! memory.
+//! Starts an SMP and a node each for Region Stockholm BUP, Stockholms stad
+//! social services and Stockholms stad student health (development PKI in a
+//! temporary directory, every listener on loopback, AS4 over mutual TLS).
+//! Messages are submitted through each node's local API; the demo waits for
+//! the business receipts and prints what each sender sees, then checks every
+//! node's audit chain. One message is addressed to a functional address
+//! its receiving organisation does not have, to show a rejection and its
+//! receipt.
 
-use rustls_pki_types::UnixTime;
+use std::time::{Duration, Instant};
+
 use time::OffsetDateTime;
 
 use super::{CmdResult, Failure};
-use crate::limits::XmlLimits;
-use crate::pki::dev::{DevCa, DevIdentity};
-use crate::pki::TrustPolicy;
-use crate::sdk::envelope::{self, OpenOptions, ReceiptDecision, SealOptions};
+use crate::node::devnet::{DevNetwork, DevOrg};
+use crate::node::outbox::{OutboxEntry, OutboxState};
 use crate::sdk::message::{ContentFile, OrgAddress, SdkMessage};
-use crate::sdk::message_rules::SupportedContentTypes;
-use crate::sdk::ResponseCode;
-use crate::xmlsec::SigningOptions;
 
-struct Organisation {
-    name: &'static str,
-    org_id: &'static str,
-    functional_address: &'static str,
-    signing: DevIdentity,
-    encryption: DevIdentity,
-    /// What this organisation's case systems can take as attachments.
-    accepts: SupportedContentTypes,
-}
+const BUP: &str = "0203:bup.regionstockholm.se";
+const SOCIAL: &str = "0203:socialtjanst.stockholm.se";
+const SCHOOL: &str = "0203:elevhalsa.stockholm.se";
 
-impl Organisation {
-    fn new(ca: &DevCa, name: &'static str, org_id: &'static str, functional_address: &'static str, accepts: SupportedContentTypes) -> Result<Self, Failure> {
-        let domain = org_id.trim_start_matches("0203:");
-        let issue = |purpose: &str| {
-            ca.issue(name, &format!("{domain} {purpose}"), domain).map_err(|e| Failure::usage(e.to_string()))
-        };
-        Ok(Self { name, org_id, functional_address, signing: issue("signing")?, encryption: issue("encryption")?, accepts })
-    }
-
-    fn address(&self) -> OrgAddress {
-        OrgAddress::new(self.org_id, self.functional_address).with_label(self.name)
-    }
-}
-
-fn demo_failure(e: impl std::fmt::Display) -> Failure {
+fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::usage(format!("demo: {e}"))
 }
 
 pub(super) fn run() -> CmdResult {
-    println!("Brygga demo: the Stockholm SDK pilots through the secure envelope\n");
-    let ca = DevCa::new("SDK demo federation", "Demo organisation CA").map_err(demo_failure)?;
-    let bup = Organisation::new(&ca, "Region Stockholm BUP", "0203:bup.regionstockholm.se", "bup.envagin", SupportedContentTypes::default())?;
-    let social = Organisation::new(
-        &ca,
-        "Stockholms stad socialtjänst",
-        "0203:socialtjanst.stockholm.se",
-        "soc.mottagning.barn",
-        SupportedContentTypes::pdf_only().with("application/xml"),
-    )?;
-    let school = Organisation::new(&ca, "Stockholms stad elevhälsa", "0203:elevhalsa.stockholm.se", "elevhalsa.remiss", SupportedContentTypes::default())?;
-    for o in [&bup, &social, &school] {
-        println!("  {:<30} {:<32} functional address {}", o.name, o.org_id, o.functional_address);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(fail)?;
+    runtime.block_on(demo())
+}
+
+struct Exchange {
+    title: &'static str,
+    from: &'static str,
+    to: &'static str,
+    message: SdkMessage,
+    expect: OutboxState,
+}
+
+fn address(org: &str) -> OrgAddress {
+    match org {
+        BUP => OrgAddress::new(BUP, "bup.envagin").with_label("Region Stockholm BUP"),
+        SOCIAL => OrgAddress::new(SOCIAL, "soc.mottagning.barn").with_label("Stockholms stad socialtjänst"),
+        _ => OrgAddress::new(SCHOOL, "elevhalsa.remiss").with_label("Stockholms stad elevhälsa"),
     }
-    println!("  keys: RSA-2048 signing and encryption certificates per organisation, one demo CA\n");
+}
 
-    let now = OffsetDateTime::now_utc();
-    let mut accepted = 0;
-    let mut rejected = 0;
+async fn demo() -> CmdResult {
+    println!("Brygga demo: the Stockholm SDK pilots between three nodes on this machine\n");
+    let dir = std::env::temp_dir().join(format!("brygga-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let orgs = [
+        DevOrg::new("Region Stockholm BUP", BUP, "bup.envagin"),
+        DevOrg::new("Stockholms stad socialtjänst", SOCIAL, "soc.mottagning.barn"),
+        DevOrg::new("Stockholms stad elevhälsa", SCHOOL, "elevhalsa.remiss"),
+    ];
+    let started = Instant::now();
+    let net = DevNetwork::start(&dir, &orgs).await.map_err(fail)?;
+    println!("SMP on http://{} publishing three participants", net.smp);
+    for node in &net.nodes {
+        println!(
+            "  {:<30} {:<32} AS4 https://{}  API http://{}",
+            node.org.name, node.org.org_id, node.bound.as4, node.bound.api
+        );
+    }
+    println!("  (fresh development PKI in {}, started in {:.1} s)\n", dir.display(), started.elapsed().as_secs_f64());
 
-    // 1. Concern report, BUP to social services.
-    let concern = SdkMessage::builder(now, bup.address(), social.address())
-        .label("Orosanmälan (AKUT)")
-        .text("# Orosanmälan\n\n**Brådskande:** barnet bedöms vara i akut fara. Ring BUP jour för överlämning.\n\nStrukturerad anmälan bifogad.")
-        .attachment(ContentFile::new("orosanmalan.xml", "application/xml", b"<concernReport urgency=\"ACUTE\"/>".to_vec()))
-        .build()
-        .map_err(|v| demo_failure(format!("{:?}", v.problems)))?;
-    let outcome = exchange("1. Concern report (orosanmälan)", &concern, &bup, &social, Tamper::No)?;
-    tally(outcome, &mut accepted, &mut rejected);
-
-    // 2. Referral, student health to BUP, and BUP's first reply on the same conversation.
-    let referral = SdkMessage::builder(now, school.address(), bup.address())
-        .label("Remiss till BUP")
-        .text("# Remiss\n\nFrågeställning: utredning av koncentrationssvårigheter. Samtycke från vårdnadshavare finns.")
-        .attachment(ContentFile::new("remiss.pdf", "application/pdf", demo_pdf()))
-        .build()
-        .map_err(|v| demo_failure(format!("{:?}", v.problems)))?;
-    tally(exchange("2. Referral (remiss)", &referral, &school, &bup, Tamper::No)?, &mut accepted, &mut rejected);
-    let reply = SdkMessage::builder(now, bup.address(), school.address())
-        .in_reply_to(&referral)
-        .label("Remissvar: mottagen")
-        .text("Remissen är mottagen och bedöms inom två veckor.")
-        .build()
-        .map_err(|v| demo_failure(format!("{:?}", v.problems)))?;
-    tally(exchange("3. Referral reply (remissvar, RECEIVED)", &reply, &bup, &school, Tamper::No)?, &mut accepted, &mut rejected);
-
-    // 4. Rejections: an attachment type social services does not take, and
-    // an envelope altered on the way.
-    let wrong_type = SdkMessage::builder(now, bup.address(), social.address())
-        .label("Komplettering")
-        .text("Kompletterande underlag bifogas.")
-        .attachment(ContentFile::new("underlag.png", "image/png", vec![0x89, b'P', b'N', b'G', 13, 10, 26, 10]))
-        .build()
-        .map_err(|v| demo_failure(format!("{:?}", v.problems)))?;
-    tally(exchange("4. Attachment type not supported by the receiver", &wrong_type, &bup, &social, Tamper::No)?, &mut accepted, &mut rejected);
-    tally(exchange("5. Envelope altered in transit", &concern, &bup, &social, Tamper::Yes)?, &mut accepted, &mut rejected);
-
-    println!("Summary: {accepted} accepted, {rejected} rejected, every receipt signed and verified by its sender.");
-    if accepted == 3 && rejected == 2 {
+    let result = run_exchanges(&net).await;
+    // Stop first: shutdown lets attempts in flight finish and write their
+    // audit entries, so the chains are checked complete.
+    let logs: Vec<(String, std::path::PathBuf)> =
+        net.nodes.iter().map(|n| (n.org.name.clone(), n.state.config.data_dir.join("audit.log"))).collect();
+    net.stop().await.map_err(fail)?;
+    let audit = verify_audit(&logs);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ok, total) = result?;
+    audit?;
+    println!("\nSummary: {ok} of {total} exchanges ended as expected; every node stopped cleanly.");
+    if ok == total {
         Ok(())
     } else {
-        Err(demo_failure("unexpected outcome"))
+        Err(fail("an exchange did not end as expected"))
     }
 }
 
-fn tally(outcome: ResponseCode, accepted: &mut u32, rejected: &mut u32) {
-    match outcome {
-        ResponseCode::Accepted => *accepted += 1,
-        ResponseCode::Rejected => *rejected += 1,
-    }
-}
-
-#[derive(PartialEq)]
-enum Tamper {
-    No,
-    Yes,
-}
-
-/// Seal at `from`, open at `to`, send the receipt back, verify it at `from`.
-fn exchange(title: &str, message: &SdkMessage, from: &Organisation, to: &Organisation, tamper: Tamper) -> Result<ResponseCode, Failure> {
-    println!("{title}");
-    println!("   from {} ({}) to {} ({})", from.name, from.functional_address, to.name, to.functional_address);
-    println!("   message {}  conversation {}", message.message_id(), message.conversation_id());
+fn exchanges() -> Result<Vec<Exchange>, Failure> {
     let now = OffsetDateTime::now_utc();
-    let mut sealed = envelope::seal(&message.to_xml(), &from.signing.key, &from.signing.certificate, &to.encryption.certificate, &SealOptions::default(), now)
-        .map_err(demo_failure)?;
-    println!("   sealed: {} bytes, payload AES-256-CBC for the recipient's key, envelope signed RSA-SHA256", sealed.len());
-    if tamper == Tamper::Yes {
-        let at = sealed.len() / 2;
-        sealed[at] = if sealed[at] == b'A' { b'B' } else { b'A' };
-        println!("   (one byte of the envelope changed in transit)");
-    }
+    let build = |b: crate::sdk::message::MessageBuilder| b.build().map_err(|v| fail(format!("{:?}", v.problems)));
+    let concern = build(
+        SdkMessage::builder(now, address(BUP), address(SOCIAL))
+            .label("Orosanmälan (AKUT)")
+            .text("# Orosanmälan\n\n**Brådskande:** barnet bedöms vara i akut fara. BUP jour har ringt mottagningen.")
+            .attachment(ContentFile::new("orosanmalan.xml", "application/xml", b"<concernReport urgency=\"ACUTE\"/>".to_vec())),
+    )?;
+    let referral = build(
+        SdkMessage::builder(now, address(SCHOOL), address(BUP))
+            .label("Remiss till BUP")
+            .text("# Remiss\n\nFrågeställning: utredning av koncentrationssvårigheter. Vårdnadshavare har samtyckt.")
+            .attachment(ContentFile::new("remiss.pdf", "application/pdf", demo_pdf())),
+    )?;
+    let reply = build(
+        SdkMessage::builder(now, address(BUP), address(SCHOOL))
+            .in_reply_to(&referral)
+            .label("Remissvar: mottagen")
+            .text("Remissen är mottagen och bedöms inom två veckor."),
+    )?;
+    let misaddressed = build(
+        SdkMessage::builder(now, address(SCHOOL), OrgAddress::new(BUP, "bup.okand.mottagning"))
+            .label("Remiss")
+            .text("Remiss till en mottagning som inte finns."),
+    )?;
+    Ok(vec![
+        Exchange { title: "1. Concern report, BUP to social services", from: BUP, to: SOCIAL, message: concern, expect: OutboxState::Accepted },
+        Exchange { title: "2. Referral, student health to BUP", from: SCHOOL, to: BUP, message: referral, expect: OutboxState::Accepted },
+        Exchange { title: "3. Referral reply (RECEIVED), BUP to student health", from: BUP, to: SCHOOL, message: reply, expect: OutboxState::Accepted },
+        Exchange { title: "4. A referral to a functional address BUP does not have", from: SCHOOL, to: BUP, message: misaddressed, expect: OutboxState::Rejected },
+    ])
+}
 
-    // At the recipient: trust exactly the sender's published signing certificate.
-    let sender_trust = TrustPolicy::Pinned(from.signing.certificate.clone());
-    let mut options = OpenOptions::new(&to.encryption.key, &sender_trust, UnixTime::now());
-    options.content_policy = to.accepts.clone();
-    let (facts, validation) = match envelope::open(sealed, &options) {
-        Ok(opened) => {
-            println!("   opened by {}: signature verified, decrypted, valid; delivered to {}", to.name, to.functional_address);
-            (opened.facts, Default::default())
+async fn run_exchanges(net: &DevNetwork) -> Result<(u32, u32), Failure> {
+    let http = reqwest::Client::new();
+    let list = exchanges()?;
+    // Submit everything first through the local APIs, then follow each.
+    for x in &list {
+        let api = net.node(x.from).bound.api;
+        let response = http
+            .post(format!("http://{api}/local/v1/messages"))
+            .body(x.message.to_xml())
+            .send()
+            .await
+            .map_err(fail)?;
+        if response.status() != reqwest::StatusCode::ACCEPTED {
+            let status = response.status();
+            return Err(fail(format!("{}: submission refused ({status}): {}", x.title, response.text().await.unwrap_or_default())));
         }
-        Err(rejection) => {
-            for p in &rejection.validation.problems {
-                println!("   {p}");
-            }
-            if rejection.receipt == ReceiptDecision::Withhold {
-                println!("   no receipt (DIGG's receipt specification): logged for operators");
-                return Ok(ResponseCode::Rejected);
-            }
-            (rejection.facts.clone().expect("a receipt needs facts"), rejection.validation)
-        }
-    };
-    let receipt = envelope::receipt_for(&facts, uuid::Uuid::new_v4().to_string(), now, &validation);
-    let sealed_receipt = envelope::seal_receipt(&receipt, &facts, &to.signing.key, &to.signing.certificate, &SigningOptions::default(), now)
-        .map_err(demo_failure)?;
-
-    // Back at the sender: the receipt must be signed by the recipient.
-    let recipient_trust = TrustPolicy::Pinned(to.signing.certificate.clone());
-    let opened = envelope::open_receipt(sealed_receipt, &recipient_trust, UnixTime::now(), &XmlLimits::default())
-        .map_err(|v| demo_failure(format!("receipt refused: {:?}", v.problems)))?;
-    let r = &opened.receipt;
-    let refers = if r.document_reference == message.message_id() { "refers to this message" } else { "REFERS TO ANOTHER MESSAGE" };
-    println!("   receipt {} from {}: {} (signature verified, {refers})", r.id, r.sender_endpoint, r.response.as_str());
-    for line in &r.lines {
-        let detail = line.detail().map(|d| d.as_str()).unwrap_or("-");
-        println!("      {} {}: {}", line.reason.as_str(), detail, line.status_reason);
     }
-    println!();
-    Ok(r.response)
+    let mut ok = 0;
+    for x in &list {
+        let sender = &net.node(x.from).state;
+        let receiver = net.node(x.to);
+        println!("{}", x.title);
+        println!("   message {}  conversation {}", x.message.message_id(), x.message.conversation_id());
+        if let Some(r) = x.message.ref_to_message_id() {
+            println!("   in reply to {r}");
+        }
+        let (states, entry) = follow(sender, x.message.message_id(), Duration::from_secs(60)).await?;
+        let path: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        println!("   sender sees: {}", path.join(" → "));
+        if let Some(receipt) = entry.receipt() {
+            let verdict = if receipt.accepted { "ACCEPTED" } else { "REJECTED" };
+            println!("   receipt {} from {}: {verdict} (signed, verified, correlated)", receipt.receipt_id, receipt.from_org_id);
+            for line in &receipt.lines {
+                println!("      {} {}: {}", line.reason_code, line.detail_code.as_deref().unwrap_or("-"), line.text);
+            }
+        }
+        let delivered = receiver.state.store.inbox_entry(x.message.recipient_functional_address(), x.message.message_id()).map_err(fail)?;
+        match delivered {
+            Some(e) => println!("   delivered to {} / {} ({})", receiver.org.name, x.message.recipient_functional_address(), e.state().as_str()),
+            None => println!("   not delivered to any inbox at {}", receiver.org.name),
+        }
+        let as_expected = entry.state() == x.expect;
+        println!("   {}\n", if as_expected { "as expected" } else { "NOT AS EXPECTED" });
+        ok += u32::from(as_expected);
+    }
+    Ok((ok, list.len() as u32))
+}
+
+/// Waits for `id` to reach a final state at `sender`; returns the states
+/// seen on the way and the final entry.
+async fn follow(sender: &crate::node::runtime::Shared, id: &str, limit: Duration) -> Result<(Vec<OutboxState>, OutboxEntry), Failure> {
+    let start = Instant::now();
+    let mut seen: Vec<OutboxState> = Vec::new();
+    loop {
+        let entry = sender.store.outbox_entry(id).map_err(fail)?.ok_or_else(|| fail("submitted message missing"))?;
+        if seen.last() != Some(&entry.state()) {
+            seen.push(entry.state());
+        }
+        if entry.state().is_final() || start.elapsed() > limit {
+            return Ok((seen, entry));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn verify_audit(logs: &[(String, std::path::PathBuf)]) -> Result<(), Failure> {
+    for (name, log) in logs {
+        let report = crate::audit::verify(log).map_err(|e| fail(format!("{name}: audit chain broken: {e}")))?;
+        println!("audit log of {name:<30} {report}");
+    }
+    Ok(())
 }
 
 /// A minimal, valid one-page PDF.

@@ -13,6 +13,7 @@ mod bench;
 mod demo;
 mod envelope;
 mod init;
+mod serve;
 mod smp;
 
 use crate::limits::XmlLimits;
@@ -55,6 +56,8 @@ enum Command {
     Init(init::InitArgs),
     /// Publish or look up signed service metadata (SMP 1.0 with CertPub).
     Smp(smp::SmpArgs),
+    /// Run a node: AS4 over mutual TLS, outbox, inbox, local API.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -148,6 +151,9 @@ type CmdResult = Result<(), Failure>;
 
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
+    // One crypto provider for every rustls user in the process (ring, as
+    // everywhere else in Brygga); clients built without one would panic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -167,6 +173,7 @@ pub fn run() -> i32 {
         Command::Audit(cmd) => audit::run(cmd),
         Command::Init(args) => init::run(args),
         Command::Smp(args) => smp::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -14,6 +14,7 @@ use super::runtime::{NodeError, Shared};
 use super::serve::{self, Bound};
 use crate::config::dev_node::{self, DevNodeOptions};
 use crate::config::{FunctionalAddress, NodeConfig};
+use crate::directory::server::ServeError;
 use crate::directory::{self, CertPub, DocumentTypeId, Endpoint, ParticipantId, Participant, ProcessId};
 use crate::pki::{Certificate, PrivateKey};
 
@@ -49,12 +50,30 @@ impl DevNode {
     }
 }
 
+/// A node's files, made by [`init_org`] and not running yet.
+#[derive(Debug, Clone)]
+pub struct DevInit {
+    pub org: DevOrg,
+    pub config_file: PathBuf,
+}
+
+/// A node stopped with [`DevNetwork::stop_node`]: its files stay, and SMP
+/// keeps publishing it where it listened.
+struct StoppedNode {
+    org: DevOrg,
+    config_file: PathBuf,
+    as4: SocketAddr,
+    published: Participant,
+}
+
 /// The SMP and the nodes.
 pub struct DevNetwork {
     pub dir: PathBuf,
     pub smp: SocketAddr,
     pub nodes: Vec<DevNode>,
     smp_stop: watch::Sender<bool>,
+    smp_task: JoinHandle<Result<(), ServeError>>,
+    stopped: Vec<StoppedNode>,
 }
 
 fn other(e: impl std::fmt::Display) -> NodeError {
@@ -73,7 +92,21 @@ pub fn load_config(config_file: &Path, smp: SocketAddr) -> Result<NodeConfig, No
 
 /// Starts the node configured in `config_file`; it stops when `stop` flips.
 pub async fn start_node(org: DevOrg, config_file: PathBuf, smp: SocketAddr) -> Result<DevNode, NodeError> {
-    let config = load_config(&config_file, smp)?;
+    start_node_at(org, config_file, smp, None).await
+}
+
+/// As [`start_node`], with the AS4 listener on `as4` when given (a restart
+/// where SMP still publishes the old address), else on a free port.
+pub async fn start_node_at(
+    org: DevOrg,
+    config_file: PathBuf,
+    smp: SocketAddr,
+    as4: Option<SocketAddr>,
+) -> Result<DevNode, NodeError> {
+    let mut config = load_config(&config_file, smp)?;
+    if let Some(as4) = as4 {
+        config.listen.as4 = as4;
+    }
     let (stop, mut stop_rx) = watch::channel(false);
     let (bound, state, run) = serve::start(config, async move {
         let _ = stop_rx.changed().await;
@@ -98,36 +131,130 @@ fn participant(node: &DevNode) -> Result<Participant, NodeError> {
     })
 }
 
+/// Makes keys and configuration for `org` under `dir` (`dir/<domain>`),
+/// with certificates from the development CAs in `ca_dir` (created there if
+/// missing). Another `ca_dir` is another PKI: another environment.
+pub fn init_org(dir: &Path, ca_dir: &Path, org: &DevOrg) -> Result<DevInit, NodeError> {
+    let slug: String = org.org_id.trim_start_matches("0203:").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let made = dev_node::init(&DevNodeOptions {
+        organisation_name: org.name.clone(),
+        organisation_id: org.org_id.clone(),
+        organisation_number: None,
+        functional_addresses: vec![FunctionalAddress { id: org.functional_address.clone(), label: org.name.clone() }],
+        access_point_id: None,
+        out_dir: dir.join(&slug),
+        ca_dir: ca_dir.to_owned(),
+    })
+    .map_err(other)?;
+    Ok(DevInit { org: org.clone(), config_file: made.config_file })
+}
+
+/// Serves `participants` on `listener`, signed with the SMP key in `ca_dir`.
+fn spawn_smp(
+    listener: TcpListener,
+    ca_dir: &Path,
+    participants: Vec<Participant>,
+) -> Result<(watch::Sender<bool>, JoinHandle<Result<(), ServeError>>), NodeError> {
+    let smp_key = PrivateKey::from_pem_file(&ca_dir.join("smp.key")).map_err(other)?;
+    let smp_cert = Certificate::from_pem_file(&ca_dir.join("smp.pem")).map_err(other)?;
+    let (smp_stop, mut smp_stop_rx) = watch::channel(false);
+    let task = tokio::spawn(directory::serve(listener, participants, smp_key, smp_cert, async move {
+        let _ = smp_stop_rx.changed().await;
+    }));
+    Ok((smp_stop, task))
+}
+
 impl DevNetwork {
     /// Makes keys and configuration for `orgs` under `dir`, starts an SMP
     /// and a node per organisation.
     pub async fn start(dir: &Path, orgs: &[DevOrg]) -> Result<DevNetwork, NodeError> {
+        Self::start_with(dir, orgs, |_, _| {}).await
+    }
+
+    /// As [`DevNetwork::start`], with `prepare` called once every node's
+    /// files exist and before any node starts, with the CA directory: tests
+    /// change configuration files, keys or trust there (a CRL, a retry
+    /// policy).
+    pub async fn start_with(
+        dir: &Path,
+        orgs: &[DevOrg],
+        prepare: impl FnOnce(&Path, &[DevInit]),
+    ) -> Result<DevNetwork, NodeError> {
         let ca_dir = dir.join("ca");
         let smp_listener = TcpListener::bind("127.0.0.1:0").await.map_err(other)?;
         let smp = smp_listener.local_addr().map_err(other)?;
+        let inits = orgs.iter().map(|org| init_org(dir, &ca_dir, org)).collect::<Result<Vec<_>, _>>()?;
+        prepare(&ca_dir, &inits);
         let mut nodes = Vec::new();
-        for org in orgs {
-            let slug: String = org.org_id.trim_start_matches("0203:").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-            let made = dev_node::init(&DevNodeOptions {
-                organisation_name: org.name.clone(),
-                organisation_id: org.org_id.clone(),
-                organisation_number: None,
-                functional_addresses: vec![FunctionalAddress { id: org.functional_address.clone(), label: org.name.clone() }],
-                access_point_id: None,
-                out_dir: dir.join(&slug),
-                ca_dir: ca_dir.clone(),
-            })
-            .map_err(other)?;
-            nodes.push(start_node(org.clone(), made.config_file, smp).await?);
+        for init in inits {
+            nodes.push(start_node(init.org, init.config_file, smp).await?);
         }
         let participants = nodes.iter().map(participant).collect::<Result<Vec<_>, _>>()?;
-        let smp_key = PrivateKey::from_pem_file(&ca_dir.join("smp.key")).map_err(other)?;
-        let smp_cert = Certificate::from_pem_file(&ca_dir.join("smp.pem")).map_err(other)?;
-        let (smp_stop, mut smp_stop_rx) = watch::channel(false);
-        tokio::spawn(directory::serve(smp_listener, participants, smp_key, smp_cert, async move {
-            let _ = smp_stop_rx.changed().await;
-        }));
-        Ok(DevNetwork { dir: dir.to_owned(), smp, nodes, smp_stop })
+        let (smp_stop, smp_task) = spawn_smp(smp_listener, &ca_dir, participants)?;
+        Ok(DevNetwork { dir: dir.to_owned(), smp, nodes, smp_stop, smp_task, stopped: Vec::new() })
+    }
+
+    /// The shared CA directory of this network.
+    pub fn ca_dir(&self) -> PathBuf {
+        self.dir.join("ca")
+    }
+
+    /// Starts a node from `config_file` (made by [`init_org`], possibly
+    /// against another CA directory) and publishes it in this network's SMP.
+    pub async fn add_node(&mut self, org: DevOrg, config_file: PathBuf) -> Result<&DevNode, NodeError> {
+        let node = start_node(org, config_file, self.smp).await?;
+        self.nodes.push(node);
+        self.republish().await?;
+        Ok(self.nodes.last().expect("just pushed"))
+    }
+
+    /// Stops one node gracefully; its files stay and SMP keeps publishing
+    /// it, so senders find it unreachable. [`DevNetwork::restart_node`]
+    /// brings it back.
+    pub async fn stop_node(&mut self, org_id: &str) -> Result<(), NodeError> {
+        let index = self.nodes.iter().position(|n| n.org.org_id == org_id).ok_or_else(|| other(format!("no running node {org_id}")))?;
+        let node = self.nodes.remove(index);
+        let published = participant(&node)?;
+        let stopped = StoppedNode { org: node.org.clone(), config_file: node.config_file.clone(), as4: node.bound.as4, published };
+        node.stop().await?;
+        self.stopped.push(stopped);
+        Ok(())
+    }
+
+    /// Starts a node stopped with [`DevNetwork::stop_node`] again from the
+    /// same files, listening for AS4 on the same address.
+    pub async fn restart_node(&mut self, org_id: &str) -> Result<&DevNode, NodeError> {
+        let index = self.stopped.iter().position(|n| n.org.org_id == org_id).ok_or_else(|| other(format!("no stopped node {org_id}")))?;
+        let stopped = self.stopped.remove(index);
+        let node = match start_node_at(stopped.org.clone(), stopped.config_file.clone(), self.smp, Some(stopped.as4)).await {
+            Ok(node) => node,
+            Err(e) => {
+                self.stopped.push(stopped);
+                return Err(e);
+            }
+        };
+        self.nodes.push(node);
+        Ok(self.nodes.last().expect("just pushed"))
+    }
+
+    /// Restarts the SMP on its address with what it publishes now: the
+    /// running nodes and the stopped ones.
+    async fn republish(&mut self) -> Result<(), NodeError> {
+        let mut participants = self.nodes.iter().map(participant).collect::<Result<Vec<_>, _>>()?;
+        participants.extend(self.stopped.iter().map(|s| s.published.clone()));
+        let _ = self.smp_stop.send(true);
+        let old = std::mem::replace(&mut self.smp_task, tokio::spawn(async { Ok(()) }));
+        match tokio::time::timeout(std::time::Duration::from_secs(10), old).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(other(e)),
+            Ok(Err(e)) => return Err(other(e)),
+            Err(_) => return Err(other("the SMP did not stop within 10 s")),
+        }
+        let listener = TcpListener::bind(self.smp).await.map_err(other)?;
+        let (smp_stop, smp_task) = spawn_smp(listener, &self.ca_dir(), participants)?;
+        self.smp_stop = smp_stop;
+        self.smp_task = smp_task;
+        Ok(())
     }
 
     pub fn node(&self, org_id: &str) -> &DevNode {
