@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use brygga::node::devnet::{DevNetwork, DevOrg};
 use brygga::node::outbox::OutboxState;
-use brygga::sdk::message::{ContentFile, OrgAddress, SdkMessage};
+use brygga::sdk::message::{ContentFile, Ii, OrgAddress, Person, SdkMessage};
 use time::OffsetDateTime;
 
 const BUP: &str = "0203:bup.regionstockholm.se";
@@ -19,9 +19,14 @@ fn orgs() -> Vec<DevOrg> {
     ]
 }
 
+/// The child the test messages are about (Skatteverket's test personnummer).
+const CHILD: &str = "19121212-1212";
+
 fn message(from: (&str, &str), to: (&str, &str), attachment: Option<Vec<u8>>) -> SdkMessage {
+    let child = Person { id: Some(Ii::new("1.2.752.129.2.1.3.1", CHILD)), label: None };
     let mut b = SdkMessage::builder(OffsetDateTime::now_utc(), OrgAddress::new(from.0, from.1), OrgAddress::new(to.0, to.1))
         .label("Orosanmälan")
+        .recipient_person(child)
         .text("# Orosanmälan\n\nSe bifogat underlag.");
     if let Some(bytes) = attachment {
         b = b.attachment(ContentFile::new("underlag.pdf", "application/pdf", bytes));
@@ -74,11 +79,20 @@ async fn tf01_tf04_a_message_with_a_10_mb_attachment_goes_through_and_is_accepte
     assert_eq!(back.documents[0].content_files[0].content, pdf);
     assert_eq!(back, msg);
 
-    // Both audit logs verify and hold the exchange.
-    for org in [BUP, SOC] {
-        let log = net.node(org).state.config.data_dir.join("audit.log");
-        let report = brygga::audit::verify(&log).expect("audit chain verifies");
-        assert!(report.entries >= 2, "{org}: {report:?}");
-    }
+    // Both audit logs verify, hold the exchange with the child as a keyed
+    // hash, and never the personnummer in clear.
+    let logs: Vec<_> = [BUP, SOC].iter().map(|org| (*org, net.node(org).state.config.data_dir.clone())).collect();
     net.stop().await.unwrap();
+    let child = brygga::audit::PersonId::parse(CHILD).unwrap();
+    for (org, data) in logs {
+        let log = data.join("audit.log");
+        let report = brygga::audit::verify(&log).expect("audit chain verifies");
+        assert!(report.entries >= 3, "{org}: {report:?}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains("19121212") && !text.contains("121212-1212"), "{org}: person id in clear");
+        let key = brygga::audit::PersonKey::load(&data.join("audit-person.key")).unwrap();
+        let about_child = brygga::audit::export_person(&log, &key, &child).unwrap();
+        assert!(!about_child.is_empty(), "{org}: no entry for the child");
+        assert!(text.contains("CONFIG_CHANGE") && text.contains("KEY_CHANGE"), "{org}: first start records configuration and keys");
+    }
 }

@@ -161,9 +161,9 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
         Ok(opened) => {
             let facts = opened.facts;
             let address = facts.payload.handling_service_id.clone().unwrap_or_default();
-            let conversation = crate::sdk::message::SdkMessage::from_xml(&opened.message_xml, &state.config.limits.xml_limits())
-                .map(|m| m.conversation_id().to_owned())
-                .unwrap_or_else(|_| facts.header.id.clone());
+            let parsed = crate::sdk::message::SdkMessage::from_xml(&opened.message_xml, &state.config.limits.xml_limits()).ok();
+            let conversation = parsed.as_ref().map(|m| m.conversation_id().to_owned()).unwrap_or_else(|| facts.header.id.clone());
+            let person = parsed.as_ref().and_then(super::runtime::referenced_person);
             let entry = InboxEntry::new(
                 NewInboxEntry {
                     message_id: facts.header.id.clone(),
@@ -182,7 +182,14 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
                 ReceiveOutcome::Inserted => {}
             }
             state.metrics.bump(Counter::InboundAccepted);
-            audit(state, AuditAction::InboundMessage, Outcome::Accepted, Some(&facts), "stored in inbox");
+            let mut entry = NewEntry::new(now, "node", state.org_id(), AuditAction::InboundMessage, Outcome::Accepted)
+                .message_id(&facts.header.id)
+                .functional_address(&address)
+                .detail("stored in inbox");
+            if let Some(p) = person {
+                entry = entry.person(p);
+            }
+            state.audit.append(entry).map_err(|e| e.to_string())?;
             queue_business_receipt(state, &facts, &Validation::default(), Some(&address))
         }
         Err(rejection) => {

@@ -83,6 +83,7 @@ impl NodeState {
         let store = Store::open(config.data_dir.join("store"))?;
         let person_key = PersonKey::load_or_create(&config.data_dir.join("audit-person.key"))?;
         let audit = AuditLog::open(config.data_dir.join("audit.log"), person_key)?;
+        audit_configuration(&config, &audit)?;
         let smp_http = crate::directory::smp_http_client(&config.trust.tls_ca, std::time::Duration::from_secs(20))?;
         let smp_client = SmpClient::new(&config.smp.base_url, config.trust.smp_certificate.clone(), smp_http)?;
         let cache = CacheConfig { ttl_secs: config.smp.cache_ttl_seconds, ..CacheConfig::default() };
@@ -163,6 +164,9 @@ impl NodeState {
         if let Some(address) = message.sender_functional_address() {
             audit = audit.functional_address(address);
         }
+        if let Some(person) = referenced_person(&message) {
+            audit = audit.person(person);
+        }
         self.audit(audit)?;
         self.metrics.bump(Counter::Submitted);
         self.outbox_notify.notify_one();
@@ -186,4 +190,51 @@ pub fn retry_policy(config: &crate::config::RetryConfig) -> RetryPolicy {
         jitter: config.jitter,
         expiry: Duration::from_secs(config.expiry_hours * 3600),
     }
+}
+
+/// The first person a message references (recipient's attention first), as
+/// a typed identifier for the audit log's keyed hash. Identifiers that are
+/// not personnummer, samordningsnummer or reserve numbers are left out.
+pub fn referenced_person(message: &SdkMessage) -> Option<crate::audit::PersonId> {
+    let header = &message.header;
+    let sender_persons = header.sender.attention.as_ref().map(|a| a.persons.as_slice()).unwrap_or(&[]);
+    header
+        .recipient
+        .attention
+        .persons
+        .iter()
+        .chain(sender_persons)
+        .filter_map(|p| p.id.as_ref())
+        .find_map(|ii| crate::audit::PersonId::parse(&format!("{}:{}", ii.root, ii.extension)).ok())
+}
+
+/// Records a CONFIG_CHANGE or KEY_CHANGE entry when the configuration file
+/// or the node's own certificates differ from the last start (fingerprints
+/// kept in the data directory).
+fn audit_configuration(config: &NodeConfig, audit: &AuditLog) -> Result<(), NodeError> {
+    let digest = |bytes: &[u8]| crate::xmlsec::base64_encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    let config_bytes = std::fs::read(&config.source).map_err(|e| NodeError::Other(format!("{}: {e}", config.source.display())))?;
+    let keys = &config.keys;
+    let mut certs = Vec::new();
+    for k in [&keys.org_signing, &keys.org_encryption, &keys.access_point, &keys.tls] {
+        certs.extend_from_slice(k.certificate().der());
+    }
+    let now_prints = [("config", digest(&config_bytes)), ("keys", digest(&certs))];
+    let path = config.data_dir.join("fingerprints");
+    let before = std::fs::read_to_string(&path).unwrap_or_default();
+    let now = OffsetDateTime::now_utc();
+    for (what, print) in &now_prints {
+        let line = format!("{what} {print}");
+        if before.lines().any(|l| l == line) {
+            continue;
+        }
+        let (action, detail) = match *what {
+            "config" => (Action::ConfigChange, format!("configuration {} is new or changed (sha256 {print})", config.source.display())),
+            _ => (Action::KeyChange, format!("node certificates are new or changed (sha256 {print})")),
+        };
+        audit.append(NewEntry::new(now, "node", &config.organisation.id, action, Outcome::Ok).detail(detail))?;
+    }
+    let text: String = now_prints.iter().map(|(w, p)| format!("{w} {p}\n")).collect();
+    std::fs::write(&path, text).map_err(|e| NodeError::Other(format!("{}: {e}", path.display())))?;
+    Ok(())
 }
