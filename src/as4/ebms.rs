@@ -15,6 +15,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::limits::DSIG_MAX_REFERENCES;
+use crate::xml::cursor::{ChildCursor, CursorError};
 use crate::xml::{Document, NodeId};
 use crate::xmlsec::algorithm::DSIG_NS;
 use crate::xmlsec::base64_decode;
@@ -257,54 +258,36 @@ fn mismatch(what: impl Into<String>) -> HeaderError {
     HeaderError::PModeMismatch(what.into())
 }
 
-/// Walks an element's children in schema order.
-struct Children<'d> {
-    doc: &'d Document,
-    ids: Vec<NodeId>,
-    next: usize,
-    parent: &'static str,
+/// Walks an element's children in schema order: the shared cursor, in
+/// the ebMS namespace, with ebMS header errors.
+struct Children<'d>(ChildCursor<'d>);
+
+impl From<CursorError> for HeaderError {
+    fn from(e: CursorError) -> Self {
+        HeaderError::Structure(e.to_string())
+    }
 }
 
 impl<'d> Children<'d> {
     fn new(doc: &'d Document, id: NodeId, parent: &'static str) -> Result<Self, HeaderError> {
-        Ok(Self { doc, ids: element_children(doc, id, parent)?, next: 0, parent })
+        Ok(Self(ChildCursor::new(doc, id, parent)?))
     }
 
     fn optional(&mut self, local: &str) -> Option<NodeId> {
-        let id = *self.ids.get(self.next)?;
-        self.doc.element(id).filter(|e| e.is(EBMS_NS, local))?;
-        self.next += 1;
-        Some(id)
+        self.0.optional(EBMS_NS, local)
     }
 
-    fn required(&mut self, local: &str) -> Result<NodeId, HeaderError> {
-        self.optional(local).ok_or_else(|| structure(format!("{} lacks eb:{local}", self.parent)))
+    fn required(&mut self, local: &'static str) -> Result<NodeId, HeaderError> {
+        Ok(self.0.required(EBMS_NS, local)?)
     }
 
     /// All remaining children named `local`, at least one and at most `max`.
-    fn repeated(&mut self, local: &str, max: usize) -> Result<Vec<NodeId>, HeaderError> {
-        let mut out = Vec::new();
-        while let Some(id) = self.optional(local) {
-            if out.len() == max {
-                return Err(structure(format!("{} has more than {max} eb:{local}", self.parent)));
-            }
-            out.push(id);
-        }
-        if out.is_empty() {
-            return Err(structure(format!("{} lacks eb:{local}", self.parent)));
-        }
-        Ok(out)
+    fn repeated(&mut self, local: &'static str, max: usize) -> Result<Vec<NodeId>, HeaderError> {
+        Ok(self.0.repeated(EBMS_NS, local, max)?)
     }
 
     fn finish(self) -> Result<(), HeaderError> {
-        match self.ids.get(self.next) {
-            None => Ok(()),
-            Some(&id) => Err(structure(format!(
-                "unexpected {} in {}",
-                self.doc.element(id).map(|e| e.qname()).unwrap_or_default(),
-                self.parent
-            ))),
-        }
+        Ok(self.0.finish()?)
     }
 }
 

@@ -5,6 +5,7 @@
 //! sinks and never reads the clock.
 
 pub mod c14n;
+pub mod cursor;
 pub mod reader;
 pub mod tree;
 

@@ -19,6 +19,7 @@ use base64::Engine as _;
 
 use crate::limits::XmlLimits;
 use crate::pki::{Certificate, PrivateKey};
+use crate::xml::cursor::{ChildCursor as Children, CursorError};
 use crate::xml::{parse, Document, Element, NodeId, NodeKind};
 
 use super::cipher::{
@@ -335,9 +336,9 @@ impl EncryptedDataParts {
 
         const ED: &str = "EncryptedData";
         let mut children = Children::new(doc, encrypted_data, ED)?;
-        let method = children.required(XENC_NS, "EncryptionMethod", ED)?;
-        let key_info = children.required(DSIG_NS, "KeyInfo", ED)?;
-        let cipher_data = children.required(XENC_NS, "CipherData", ED)?;
+        let method = children.required(XENC_NS, "EncryptionMethod")?;
+        let key_info = children.required(DSIG_NS, "KeyInfo")?;
+        let cipher_data = children.required(XENC_NS, "CipherData")?;
         children.optional(XENC_NS, "EncryptionProperties");
         children.finish()?;
 
@@ -347,9 +348,9 @@ impl EncryptedDataParts {
         let encrypted_key = single_encrypted_key(doc, key_info)?;
         const EK: &str = "EncryptedKey";
         let mut children = Children::new(doc, encrypted_key, EK)?;
-        let key_method = children.required(XENC_NS, "EncryptionMethod", EK)?;
+        let key_method = children.required(XENC_NS, "EncryptionMethod")?;
         let recipient_key_info = children.optional(DSIG_NS, "KeyInfo");
-        let key_cipher_data = children.required(XENC_NS, "CipherData", EK)?;
+        let key_cipher_data = children.required(XENC_NS, "CipherData")?;
         children.optional(XENC_NS, "EncryptionProperties");
         children.optional(XENC_NS, "ReferenceList");
         children.optional(XENC_NS, "CarriedKeyName");
@@ -370,7 +371,7 @@ impl EncryptedDataParts {
 /// `EncryptedData/KeyInfo` must hold one `EncryptedKey` and nothing else.
 fn single_encrypted_key(doc: &Document, key_info: NodeId) -> Result<NodeId, DecryptError> {
     let children = Children::new(doc, key_info, "EncryptedData KeyInfo")?;
-    match children.ids.as_slice() {
+    match children.rest() {
         [only] if doc.element(*only).is_some_and(|e| e.is(XENC_NS, "EncryptedKey")) => Ok(*only),
         _ => Err(DecryptError::KeyNotEmbedded),
     }
@@ -381,7 +382,7 @@ fn key_transport(doc: &Document, method: NodeId) -> Result<KeyTransport, Decrypt
     const WHAT: &str = "EncryptedKey EncryptionMethod";
     let uri = algorithm(doc, method, WHAT)?;
     let (mut digest, mut mgf, mut oaep_params) = (None, None, None);
-    for child in Children::new(doc, method, WHAT)?.ids {
+    for &child in Children::new(doc, method, WHAT)?.rest() {
         let Some(e) = doc.element(child) else { continue };
         let slot = if e.is(DSIG_NS, "DigestMethod") {
             &mut digest
@@ -410,7 +411,7 @@ fn cipher_value(doc: &Document, cipher_data: NodeId, what: &'static str) -> Resu
     if children.optional(XENC_NS, "CipherReference").is_some() {
         return Err(DecryptError::CipherReferenceUnsupported);
     }
-    let value = children.required(XENC_NS, "CipherValue", what)?;
+    let value = children.required(XENC_NS, "CipherValue")?;
     children.finish()?;
     if let Some(&child) = doc.children(value).iter().find(|&&c| doc.element(c).is_some()) {
         let found = doc.element(child).map(|e| e.qname()).unwrap_or_default();
@@ -465,51 +466,13 @@ fn decode_base64(text: String, what: &'static str) -> Result<Vec<u8>, DecryptErr
     base64::engine::general_purpose::STANDARD.decode(&bytes).map_err(|_| DecryptError::BadBase64(what))
 }
 
-/// The element children of one node, consumed in schema order.
-struct Children<'d> {
-    doc: &'d Document,
-    ids: Vec<NodeId>,
-    next: usize,
-    parent: &'static str,
-}
-
-impl<'d> Children<'d> {
-    /// Element children of `id`; non-whitespace text is refused, comments
-    /// and processing instructions are skipped.
-    fn new(doc: &'d Document, id: NodeId, parent: &'static str) -> Result<Self, DecryptError> {
-        let mut ids = Vec::new();
-        for &child in doc.children(id) {
-            match doc.kind(child) {
-                NodeKind::Element(_) => ids.push(child),
-                NodeKind::Text(t) if !is_xml_whitespace(t) => return Err(DecryptError::UnexpectedText(parent)),
-                _ => {}
-            }
-        }
-        Ok(Self { doc, ids, next: 0, parent })
-    }
-
-    fn optional(&mut self, ns: &str, local: &str) -> Option<NodeId> {
-        let id = *self.ids.get(self.next)?;
-        if self.doc.element(id).is_some_and(|e| e.is(ns, local)) {
-            self.next += 1;
-            Some(id)
-        } else {
-            None
-        }
-    }
-
-    fn required(&mut self, ns: &str, local: &'static str, parent: &'static str) -> Result<NodeId, DecryptError> {
-        self.optional(ns, local).ok_or(DecryptError::MissingElement { parent, child: local })
-    }
-
-    /// Refuses whatever was not consumed.
-    fn finish(self) -> Result<(), DecryptError> {
-        match self.ids.get(self.next) {
-            None => Ok(()),
-            Some(&id) => Err(DecryptError::UnexpectedElement {
-                parent: self.parent,
-                found: self.doc.element(id).map(|e| e.qname()).unwrap_or_default(),
-            }),
+impl From<CursorError> for DecryptError {
+    fn from(e: CursorError) -> Self {
+        match e {
+            CursorError::UnexpectedText { parent } => DecryptError::UnexpectedText(parent),
+            CursorError::Missing { parent, child } => DecryptError::MissingElement { parent, child },
+            CursorError::Unexpected { parent, found } => DecryptError::UnexpectedElement { parent, found },
+            CursorError::TooMany { parent, child, .. } => DecryptError::UnexpectedElement { parent, found: child.to_owned() },
         }
     }
 }
