@@ -149,12 +149,11 @@ pub fn init_org(dir: &Path, ca_dir: &Path, org: &DevOrg) -> Result<DevInit, Node
     Ok(DevInit { org: org.clone(), config_file: made.config_file })
 }
 
+/// A running SMP: what stops it, and its task.
+type SmpTask = (watch::Sender<bool>, JoinHandle<Result<(), ServeError>>);
+
 /// Serves `participants` on `listener`, signed with the SMP key in `ca_dir`.
-fn spawn_smp(
-    listener: TcpListener,
-    ca_dir: &Path,
-    participants: Vec<Participant>,
-) -> Result<(watch::Sender<bool>, JoinHandle<Result<(), ServeError>>), NodeError> {
+fn spawn_smp(listener: TcpListener, ca_dir: &Path, participants: Vec<Participant>) -> Result<SmpTask, NodeError> {
     let smp_key = PrivateKey::from_pem_file(&ca_dir.join("smp.key")).map_err(other)?;
     let smp_cert = Certificate::from_pem_file(&ca_dir.join("smp.pem")).map_err(other)?;
     let (smp_stop, mut smp_stop_rx) = watch::channel(false);
@@ -212,21 +211,33 @@ impl DevNetwork {
     /// it, so senders find it unreachable. [`DevNetwork::restart_node`]
     /// brings it back.
     pub async fn stop_node(&mut self, org_id: &str) -> Result<(), NodeError> {
-        let index = self.nodes.iter().position(|n| n.org.org_id == org_id).ok_or_else(|| other(format!("no running node {org_id}")))?;
+        let index = self
+            .nodes
+            .iter()
+            .position(|n| n.org.org_id == org_id)
+            .ok_or_else(|| other(format!("no running node {org_id}")))?;
+        let published = participant(&self.nodes[index])?;
         let node = self.nodes.remove(index);
-        let published = participant(&node)?;
-        let stopped = StoppedNode { org: node.org.clone(), config_file: node.config_file.clone(), as4: node.bound.as4, published };
-        node.stop().await?;
-        self.stopped.push(stopped);
-        Ok(())
+        self.stopped.push(StoppedNode {
+            org: node.org.clone(),
+            config_file: node.config_file.clone(),
+            as4: node.bound.as4,
+            published,
+        });
+        node.stop().await
     }
 
     /// Starts a node stopped with [`DevNetwork::stop_node`] again from the
     /// same files, listening for AS4 on the same address.
     pub async fn restart_node(&mut self, org_id: &str) -> Result<&DevNode, NodeError> {
-        let index = self.stopped.iter().position(|n| n.org.org_id == org_id).ok_or_else(|| other(format!("no stopped node {org_id}")))?;
+        let index = self
+            .stopped
+            .iter()
+            .position(|n| n.org.org_id == org_id)
+            .ok_or_else(|| other(format!("no stopped node {org_id}")))?;
         let stopped = self.stopped.remove(index);
-        let node = match start_node_at(stopped.org.clone(), stopped.config_file.clone(), self.smp, Some(stopped.as4)).await {
+        let (org, config_file) = (stopped.org.clone(), stopped.config_file.clone());
+        let node = match start_node_at(org, config_file, self.smp, Some(stopped.as4)).await {
             Ok(node) => node,
             Err(e) => {
                 self.stopped.push(stopped);

@@ -125,6 +125,7 @@ fn audit(state: &Shared, action: AuditAction, outcome: Outcome, facts: Option<&E
 /// An SDK message: open, store, and queue our business receipt.
 async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: &ServiceMetadata) -> Result<(), String> {
     let as4_id = verified.message_id().to_owned();
+    let (original_sender, final_recipient) = (verified.original_sender().to_owned(), verified.final_recipient().to_owned());
     let xhe = verified.into_xhe();
     let encryption = &state.config.keys.org_encryption;
     // The XHE signer must chain to an organisation CA and be exactly a
@@ -157,6 +158,37 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
         }
         Ok(opened)
     });
+    // An AS4 resend (the same MessageId: the sender missed our AS4 receipt)
+    // of a message already stored gets the AS4 receipt again and nothing
+    // else: no second business receipt, least of all a REJECTED one for the
+    // envelope layer's "BV duplicate" (ebMS 3 duplicate elimination).
+    if let Err(rejection) = &opened {
+        if is_stored_resend(state, rejection.facts.as_ref(), &as4_id) {
+            state.metrics.bump(Counter::InboundDuplicates);
+            return Ok(());
+        }
+    }
+    // C3.4.6 §3.1.6 [a], [b], [d]: the envelope's parties must be the AS4
+    // message's. If not, the envelope is handled as misaddressed (§3.2.1,
+    // §3.2.2): logged, not stored, not receipted (a receipt would go to a
+    // party that did not send it).
+    let opened = match opened {
+        Ok(o) => match party_mismatch(&o.facts, &original_sender, &final_recipient) {
+            Some(problem) => Err(envelope::Rejection {
+                validation: Validation { problems: vec![problem] },
+                facts: Some(o.facts),
+                receipt: ReceiptDecision::Withhold,
+            }),
+            None => Ok(o),
+        },
+        Err(mut r) => {
+            if let Some(problem) = r.facts.as_ref().and_then(|f| party_mismatch(f, &original_sender, &final_recipient)) {
+                r.validation.push(problem);
+                r.receipt = ReceiptDecision::Withhold;
+            }
+            Err(r)
+        }
+    };
     match opened {
         Ok(opened) => {
             let facts = opened.facts;
@@ -205,6 +237,27 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
             }
         }
     }
+}
+
+/// Whether `facts` name a message stored in our inbox under the AS4
+/// MessageId `as4_id`.
+fn is_stored_resend(state: &Shared, facts: Option<&EnvelopeFacts>, as4_id: &str) -> bool {
+    let Some(facts) = facts else { return false };
+    let address = facts.payload.handling_service_id.as_deref().unwrap_or_default();
+    matches!(state.store.inbox_entry(address, &facts.header.id), Ok(Some(stored)) if stored.as4_message_id() == as4_id)
+}
+
+/// The problem when the XHE's FromParty or ToParty is not the AS4
+/// originalSender or finalRecipient.
+fn party_mismatch(facts: &EnvelopeFacts, original_sender: &str, final_recipient: &str) -> Option<Problem> {
+    let party = |role: &str| format!("/x:XHE/xha:Header/xha:{role}/xha:PartyIdentification/xhb:ID");
+    if !facts.header.from_party.eq_ignore_ascii_case(original_sender) {
+        return Some(Problem::bv(crate::sdk::DetailCode::Security, party("FromParty"), "XHE FromParty is not the AS4 originalSender"));
+    }
+    if !facts.header.to_party.eq_ignore_ascii_case(final_recipient) {
+        return Some(Problem::bv(crate::sdk::DetailCode::Security, party("ToParty"), "XHE ToParty is not the AS4 finalRecipient"));
+    }
+    None
 }
 
 /// Seals our receipt for `facts` and puts it in the outbox. For an accepted
