@@ -43,9 +43,9 @@ const SOC: &str = "0203:socialtjanst.stockholm.se";
 const SOC_ADDRESS: &str = "soc.mottagning";
 
 const CLIENT_THREADS: usize = 4;
-const MESSAGES_PER_CLIENT: usize = 60;
+const MESSAGES_PER_CLIENT: usize = 100;
 /// Kills while the clients submit; one more follows while the outbox drains.
-const KILLS_DURING_SUBMISSION: usize = 4;
+const KILLS_DURING_SUBMISSION: usize = 8;
 /// How long one message may take to get a definitive answer, crashes included.
 const SUBMIT_DEADLINE: Duration = Duration::from_secs(90);
 /// How long the network may take to deliver everything after the last kill.
@@ -120,6 +120,17 @@ impl Drop for Children {
         for (_, mut child) in running {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Sets its flag when dropped during a panic.
+struct SetOnPanic(Arc<AtomicBool>);
+
+impl Drop for SetOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
         }
     }
 }
@@ -405,11 +416,12 @@ fn message(n: usize) -> SdkMessage {
 }
 
 /// Sends one message until the node gives a definitive answer.
-fn submit_until_answered(api: SocketAddr, xml: &[u8], id: &str) -> (Ack, u32) {
+fn submit_until_answered(api: SocketAddr, xml: &[u8], id: &str, abort: &AtomicBool) -> (Ack, u32) {
     let start = Instant::now();
     let mut uncertain = 0;
     let mut last = String::new();
     while start.elapsed() < SUBMIT_DEADLINE {
+        assert!(!abort.load(Ordering::SeqCst), "the sending node did not come back; giving up on {id}");
         match http(api, "POST", "/local/v1/messages", xml) {
             Ok(r) if r.status == 202 => {
                 let body: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON answer");
@@ -478,22 +490,24 @@ fn sender_killed_repeatedly_while_submitting_every_acknowledged_message_arrives_
     // in a request or an attempt.
     let total = CLIENT_THREADS * MESSAGES_PER_CLIENT;
     let mut thresholds: Vec<usize> =
-        (0..KILLS_DURING_SUBMISSION).map(|_| total / 10 + rng.below((total * 8 / 10) as u64) as usize).collect();
+        (0..KILLS_DURING_SUBMISSION).map(|_| total / 20 + rng.below((total * 3 / 4) as u64) as usize).collect();
     thresholds.sort_unstable();
-    let delays: Vec<u64> = (0..=KILLS_DURING_SUBMISSION).map(|_| rng.below(300)).collect();
+    let delays: Vec<u64> = (0..=KILLS_DURING_SUBMISSION).map(|_| rng.below(150)).collect();
 
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let submitting = Arc::new(AtomicBool::new(true));
+    // Set when the killer fails (the node does not come back): clients stop.
+    let abort = Arc::new(AtomicBool::new(false));
     let results: Arc<Mutex<Vec<Submitted>>> = Arc::default();
-    let kills = std::thread::scope(|scope| {
+    let (client_outcomes, killer_outcome) = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..CLIENT_THREADS)
             .map(|c| {
-                let (acknowledged, results, api) = (acknowledged.clone(), results.clone(), sender.api);
+                let (acknowledged, results, abort, api) = (acknowledged.clone(), results.clone(), abort.clone(), sender.api);
                 scope.spawn(move || {
                     for i in 0..MESSAGES_PER_CLIENT {
                         let msg = message(c * MESSAGES_PER_CLIENT + i);
                         let xml = msg.to_xml();
-                        let (ack, uncertain) = submit_until_answered(api, &xml, msg.message_id());
+                        let (ack, uncertain) = submit_until_answered(api, &xml, msg.message_id(), &abort);
                         acknowledged.fetch_add(1, Ordering::SeqCst);
                         results.lock().unwrap().push(Submitted { id: msg.message_id().to_owned(), xml, ack, uncertain });
                     }
@@ -502,8 +516,9 @@ fn sender_killed_repeatedly_while_submitting_every_acknowledged_message_arrives_
             .collect();
         let killer = {
             let (acknowledged, submitting, children, sender) = (acknowledged.clone(), submitting.clone(), &children, &sender);
-            let (thresholds, delays) = (thresholds.clone(), delays.clone());
+            let (thresholds, delays, abort) = (thresholds.clone(), delays.clone(), abort.clone());
             scope.spawn(move || {
+                let _abort_on_panic = SetOnPanic(abort);
                 let mut kills = Vec::new();
                 let kill_and_restart = |kills: &mut Vec<(usize, Duration)>| {
                     children.check_alive(sender.name, &sender.log);
@@ -514,7 +529,7 @@ fn sender_killed_repeatedly_while_submitting_every_acknowledged_message_arrives_
                     kills.push((at, down.elapsed()));
                 };
                 for (threshold, delay) in thresholds.iter().zip(&delays) {
-                    while acknowledged.load(Ordering::SeqCst) < *threshold {
+                    while acknowledged.load(Ordering::SeqCst) < *threshold && submitting.load(Ordering::SeqCst) {
                         std::thread::sleep(Duration::from_millis(2));
                     }
                     std::thread::sleep(Duration::from_millis(*delay));
@@ -529,16 +544,25 @@ fn sender_killed_repeatedly_while_submitting_every_acknowledged_message_arrives_
                 kills
             })
         };
-        for client in clients {
-            client.join().expect("client thread");
-        }
+        // Joined without unwinding first, so the killer always hears that
+        // submission is over and the scope can end.
+        let outcomes: Vec<_> = clients.into_iter().map(|c| c.join()).collect();
         submitting.store(false, Ordering::SeqCst);
-        killer.join().expect("killer thread")
+        (outcomes, killer.join())
     });
+    let kills = match killer_outcome {
+        Ok(kills) => kills,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    for outcome in client_outcomes {
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
     let results = std::mem::take(&mut *results.lock().unwrap());
     let during_submission = kills.iter().filter(|(at, _)| *at < total).count();
     eprintln!(
-        "submitted {total} in {:?}; kills at acknowledgement counts {:?} (restart times {:?}); {} answers lost and resent, {} found already stored",
+        "submitted {total} in {:?}; kills at acknowledgement counts {:?} (kill to healthy: {:?}); {} attempts without an answer, resent; {} found already stored (409)",
         started.elapsed(),
         kills.iter().map(|k| k.0).collect::<Vec<_>>(),
         kills.iter().map(|k| k.1).collect::<Vec<_>>(),
@@ -584,6 +608,14 @@ fn sender_killed_repeatedly_while_submitting_every_acknowledged_message_arrives_
     );
     eprintln!("all {total} ACCEPTED at the sender: {:?}", started.elapsed());
 
+    // Submitting an acknowledged message again changes nothing: 409 with
+    // where it is (the inbox check below shows no second copy went out).
+    let again = http(sender.api, "POST", "/local/v1/messages", &results[0].xml).expect("resubmission");
+    assert_eq!(again.status, 409, "{}", again.text());
+    let body: serde_json::Value = serde_json::from_slice(&again.body).unwrap();
+    assert_eq!(body["messageId"], results[0].id.as_str(), "{body}");
+    assert_eq!(body["status"], "ACCEPTED", "{body}");
+
     // The receiver holds each exactly once, and nothing else.
     let (status, inbox) = get_json(receiver.api, &format!("/local/v1/inbox/{SOC_ADDRESS}")).expect("receiver inbox");
     assert_eq!(status, 200, "{inbox}");
@@ -598,6 +630,26 @@ fn sender_killed_repeatedly_while_submitting_every_acknowledged_message_arrives_
     let unexpected: Vec<_> = counts.keys().filter(|id| !ids.contains(id.as_str())).collect();
     assert!(unexpected.is_empty(), "messages nobody was told about arrived: {unexpected:?}");
     assert_eq!(counts.len(), total);
+
+    // The receiver never rejected anything: a resend of a message it holds
+    // (the sender crashed before recording the AS4 receipt) is a duplicate
+    // to drop, not a new message to answer with a REJECTED receipt, which
+    // could overtake the ACCEPTED one. Exactly one receipt per message.
+    let metrics = http(receiver.api, "GET", "/metrics", b"").expect("receiver metrics").text();
+    let metric = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    eprintln!(
+        "receiver: {} inbound AS4 duplicates dropped, {} rejected, {} business receipts queued",
+        metric("brygga_inbound_duplicates_total"),
+        metric("brygga_inbound_rejected_total"),
+        metric("brygga_business_receipts_sent_total")
+    );
+    assert_eq!(metric("brygga_inbound_rejected_total"), 0, "{metrics}");
+    assert_eq!(metric("brygga_business_receipts_sent_total"), total as u64, "{metrics}");
 
     // What arrived is what was sent (a sample; reading marks it RETRIEVED).
     for r in results.iter().step_by(37) {

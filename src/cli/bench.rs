@@ -35,6 +35,8 @@ enum BenchCommand {
     /// (used by the benchmark to measure memory in a clean process).
     #[command(hide = true)]
     OpenOnce { key: PathBuf, sender_cert: PathBuf, file: PathBuf },
+    /// End-to-end throughput and latency of two nodes on loopback.
+    Network(super::bench_network::NetworkBenchArgs),
 }
 
 fn fail(e: impl std::fmt::Display) -> Failure {
@@ -42,8 +44,10 @@ fn fail(e: impl std::fmt::Display) -> Failure {
 }
 
 pub(super) fn run(args: BenchArgs) -> CmdResult {
-    if let Some(BenchCommand::OpenOnce { key, sender_cert, file }) = args.only {
-        return open_once(&key, &sender_cert, &file);
+    match args.only {
+        Some(BenchCommand::OpenOnce { key, sender_cert, file }) => return open_once(&key, &sender_cert, &file),
+        Some(BenchCommand::Network(a)) => return super::bench_network::run(a),
+        None => {}
     }
     let dir = std::env::temp_dir().join(format!("brygga-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(fail)?;

@@ -62,6 +62,14 @@ async fn submit(State(state): State<Shared>, body: Bytes) -> Response {
                 .collect();
             problem(StatusCode::BAD_REQUEST, "Invalid SDK message", "the message breaks SDK's rules".into(), json!({ "issues": issues }))
         }
+        // Idempotent for a client that resends after a lost answer: 409 with
+        // the stored entry's status, never a second message.
+        Err(SubmitError::AlreadySubmitted(entry)) => problem(
+            StatusCode::CONFLICT,
+            "Already submitted",
+            format!("message {} was submitted before and is {}", entry.id(), entry.state().as_str()),
+            json!({ "messageId": entry.id(), "status": entry.state().as_str(), "as4MessageId": entry.as4_message_id() }),
+        ),
         Err(SubmitError::NotOurAddress(a)) => {
             problem(StatusCode::FORBIDDEN, "Not our functional address", format!("{a} is not served by this node"), json!({}))
         }

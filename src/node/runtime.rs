@@ -47,6 +47,11 @@ pub enum SubmitError {
     Invalid(Validation),
     #[error("functional address {0} is not one of this node's")]
     NotOurAddress(String),
+    /// A message with this messageId is in the outbox already: typically a
+    /// client resending because a crash or a cut connection swallowed our
+    /// answer. Nothing new is stored; the entry says where it is.
+    #[error("message {} was submitted before", .0.id())]
+    AlreadySubmitted(Box<OutboxEntry>),
     #[error("recipient lookup failed: {0}")]
     Directory(#[from] DirectoryError),
     #[error("recipient {0} publishes no valid encryption certificate")]
@@ -131,6 +136,9 @@ impl NodeState {
                 return Err(SubmitError::NotOurAddress(address.to_owned()));
             }
         }
+        if let Some(existing) = self.store.outbox_entry(message.message_id())? {
+            return Err(SubmitError::AlreadySubmitted(Box::new(existing)));
+        }
         let now = OffsetDateTime::now_utc();
         let metadata = self.lookup(message.recipient_org_id(), &DocumentTypeId::sdk_message_v3()).await?;
         let recipient_cert = metadata
@@ -157,7 +165,15 @@ impl NodeState {
             &self.retry,
         );
         // Durable first, then audited, then acknowledged (by returning).
-        self.store.submit(&entry, &sealed)?;
+        match self.store.submit(&entry, &sealed) {
+            Ok(()) => {}
+            // The same message submitted concurrently: the other one won.
+            Err(StoreError::AlreadyExists(id)) => match self.store.outbox_entry(&id)? {
+                Some(existing) => return Err(SubmitError::AlreadySubmitted(Box::new(existing))),
+                None => return Err(SubmitError::Store(StoreError::AlreadyExists(id))),
+            },
+            Err(e) => return Err(e.into()),
+        }
         let mut audit = NewEntry::new(now, actor, self.org_id(), Action::Submit, Outcome::Ok)
             .message_id(message.message_id())
             .conversation_id(message.conversation_id());
