@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use rustls_pki_types::UnixTime;
 use time::OffsetDateTime;
 
 use super::metrics::{Counter, Metrics};
@@ -187,11 +186,6 @@ impl NodeState {
         self.metrics.bump(Counter::Submitted);
         self.outbox_notify.notify_one();
         Ok(entry)
-    }
-
-    /// Time for certificate checks.
-    pub fn unix_now() -> UnixTime {
-        UnixTime::now()
     }
 }
 
