@@ -21,6 +21,7 @@ pub mod xmlsec;
 pub mod cli;
 pub mod pki;
 pub mod sdk;
+pub mod spool;
 pub mod as4;
 pub mod directory;
 pub mod config;
