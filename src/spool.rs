@@ -201,6 +201,11 @@ impl Blob {
         self.len() == 0
     }
 
+    /// Whether both handles are the same blob.
+    pub fn same(&self, other: &Blob) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The bytes, when the blob is in memory.
     pub fn as_memory(&self) -> Option<&[u8]> {
         match &*self.0 {

@@ -10,7 +10,7 @@
 //! profile are "a subtree, minus comments, minus one subtree", and that is
 //! what [`Canonicalizer`] takes.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use super::tree::{Document, NodeId, NodeKind, XML_NS};
 
@@ -160,6 +160,20 @@ impl<'d> Canonicalizer<'d> {
                             stack.extend(self.doc.children(id).iter().rev().map(|&c| Step::Enter(c)));
                         }
                         NodeKind::Text(t) => escape_text(out, t)?,
+                        NodeKind::LargeText(t) => {
+                            let mut reader = t.reader()?;
+                            let mut buf = [0u8; 16 * 1024];
+                            loop {
+                                let n = reader.read(&mut buf)?;
+                                if n == 0 {
+                                    break;
+                                }
+                                // Large text is ASCII by construction.
+                                let s = std::str::from_utf8(&buf[..n])
+                                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                                escape_text(out, s)?;
+                            }
+                        }
                         NodeKind::Comment(c) => {
                             if with_comments {
                                 out.put(b"<!--")?;

@@ -6,9 +6,11 @@
 
 pub mod c14n;
 pub mod cursor;
+pub mod large_text;
 pub mod reader;
 pub mod tree;
 
 pub use c14n::{canonicalize, serialize, C14nMethod, Canonicalizer};
-pub use reader::{parse, parse_str, XmlError};
+pub use large_text::LargeText;
+pub use reader::{parse, parse_blob, parse_str, XmlError};
 pub use tree::{Attribute, Document, Element, NodeId, NodeKind, NsDecl, XML_NS};

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::large_text;
 use super::tree::{Attribute, Document, Element, NodeId, NodeKind, NsDecl, Pi, XML_NS};
 use crate::limits::XmlLimits;
+use crate::spool::{Blob, Spool};
 
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
@@ -64,6 +66,35 @@ pub fn parse(input: &[u8], limits: &XmlLimits) -> Result<Document, XmlError> {
     Builder::new(limits).run(text)
 }
 
+/// Parses a document that may be large: character data runs longer than
+/// the spool's memory threshold that are base64 (encrypted payloads,
+/// attachments) stay on disk as [`NodeKind::LargeText`] nodes, so the tree
+/// costs memory for the markup only. Small in-memory input takes the
+/// ordinary path.
+pub fn parse_blob(input: &Blob, limits: &XmlLimits, spool: &Spool) -> Result<Document, XmlError> {
+    if input.len() > limits.max_document_bytes as u64 {
+        return Err(XmlError::TooLarge { size: usize::try_from(input.len()).unwrap_or(usize::MAX), limit: limits.max_document_bytes });
+    }
+    let threshold = spool.memory_threshold();
+    if let Some(bytes) = input.as_memory() {
+        if bytes.len() <= threshold {
+            return parse(bytes, limits);
+        }
+    }
+    let split = large_text::split(input, spool, threshold.max(MIN_LARGE_TEXT))
+        .map_err(|e| XmlError::Malformed { offset: 0, reason: format!("reading the document: {e}") })?;
+    let skeleton = split.skeleton.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&split.skeleton);
+    let text = std::str::from_utf8(skeleton).map_err(|e| XmlError::InvalidUtf8 { offset: e.valid_up_to() })?;
+    check_chars(skeleton)?;
+    let mut builder = Builder::new(limits);
+    builder.large = Some((split.placeholder_target, split.runs.into_iter().map(Some).collect()));
+    builder.run(text)
+}
+
+/// Runs shorter than this stay inline even with a spool that keeps nothing
+/// in memory: a placeholder costs more than a short text.
+const MIN_LARGE_TEXT: usize = 4096;
+
 /// Parses a string (already UTF-8) under the default limits. For documents
 /// Brygga builds itself.
 pub fn parse_str(text: &str) -> Result<Document, XmlError> {
@@ -97,6 +128,9 @@ struct Builder<'l> {
     seen_root: bool,
     seen_anything: bool,
     offset: usize,
+    /// The placeholder target and the runs [`parse_blob`] took out; each
+    /// run can be placed once.
+    large: Option<(String, Vec<Option<large_text::LargeText>>)>,
 }
 
 impl<'l> Builder<'l> {
@@ -111,6 +145,7 @@ impl<'l> Builder<'l> {
             seen_root: false,
             seen_anything: false,
             offset: 0,
+            large: None,
         }
     }
 
@@ -179,6 +214,13 @@ impl<'l> Builder<'l> {
                 }
                 Event::PI(pi) => {
                     let target = utf8(pi.target())?.to_owned();
+                    if let Some(run) = self.take_large_text(&target, utf8(pi.content())?)? {
+                        if self.open.is_empty() {
+                            return Err(self.malformed("text outside the root element"));
+                        }
+                        self.leaf(NodeKind::LargeText(run))?;
+                        continue;
+                    }
                     if target.eq_ignore_ascii_case("xml") {
                         return Err(self.malformed("processing instruction target 'xml' is reserved"));
                     }
@@ -197,6 +239,16 @@ impl<'l> Builder<'l> {
             return Err(XmlError::NoRootElement);
         }
         Ok(self.doc)
+    }
+
+    /// The run a placeholder stands for, if `target` is the placeholder's.
+    fn take_large_text(&mut self, target: &str, content: &str) -> Result<Option<large_text::LargeText>, XmlError> {
+        let Some((placeholder, runs)) = &mut self.large else { return Ok(None) };
+        if target != placeholder.as_str() {
+            return Ok(None);
+        }
+        let run = content.trim().parse::<usize>().ok().and_then(|i| runs.get_mut(i)).and_then(Option::take);
+        run.map(Some).ok_or_else(|| self.malformed("misplaced large-text placeholder"))
     }
 
     fn malformed(&self, reason: &str) -> XmlError {

@@ -148,6 +148,8 @@ pub enum NodeKind {
     Document,
     Element(Element),
     Text(String),
+    /// Character data too large to hold in memory (see [`super::large_text`]).
+    LargeText(super::large_text::LargeText),
     Comment(String),
     Pi(Pi),
 }
@@ -281,8 +283,12 @@ impl Document {
     pub fn text_content(&self, id: NodeId) -> String {
         let mut out = String::new();
         for d in self.descendants(id) {
-            if let NodeKind::Text(t) = self.kind(d) {
-                out.push_str(t);
+            match self.kind(d) {
+                NodeKind::Text(t) => out.push_str(t),
+                // Loading a large text defeats its purpose, but a consumer
+                // that did not expect one must still see the right value.
+                NodeKind::LargeText(t) => out.push_str(&t.to_string_lossy().unwrap_or_default()),
+                _ => {}
             }
         }
         out
