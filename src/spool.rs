@@ -115,7 +115,7 @@ impl BlobWriter {
             Sink::File { file, path } => {
                 let file = file.into_inner().map_err(|e| e.into_error())?;
                 drop(file);
-                BlobInner::File { path, len: self.written }
+                BlobInner::File { path: FilePath::Temporary(path), len: self.written }
             }
         };
         Ok(Blob(Arc::new(inner)))
@@ -161,7 +161,23 @@ impl Write for BlobWriter {
 
 enum BlobInner {
     Memory(Arc<[u8]>),
-    File { path: TempPath, len: u64 },
+    File { path: FilePath, len: u64 },
+}
+
+/// A spool file (deleted with the blob) or a file someone else keeps.
+enum FilePath {
+    Temporary(TempPath),
+    Kept(PathBuf),
+}
+
+impl std::ops::Deref for FilePath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        match self {
+            FilePath::Temporary(p) => p,
+            FilePath::Kept(p) => p,
+        }
+    }
 }
 
 /// Immutable data in memory or in a spool file; cheap to clone.
@@ -183,6 +199,24 @@ impl From<Vec<u8>> for Blob {
     }
 }
 
+impl From<&Vec<u8>> for Blob {
+    fn from(bytes: &Vec<u8>) -> Blob {
+        Blob::from(bytes.as_slice())
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Blob {
+    fn from(bytes: &[u8; N]) -> Blob {
+        Blob::from(bytes.as_slice())
+    }
+}
+
+impl From<&Blob> for Blob {
+    fn from(blob: &Blob) -> Blob {
+        blob.clone()
+    }
+}
+
 impl From<&[u8]> for Blob {
     fn from(bytes: &[u8]) -> Blob {
         Blob(Arc::new(BlobInner::Memory(bytes.into())))
@@ -190,6 +224,14 @@ impl From<&[u8]> for Blob {
 }
 
 impl Blob {
+    /// A blob reading an existing file, which stays when the blob is dropped
+    /// (the store's payload files).
+    pub fn open_file(path: impl Into<PathBuf>) -> io::Result<Blob> {
+        let path = path.into();
+        let len = fs::metadata(&path)?.len();
+        Ok(Blob(Arc::new(BlobInner::File { path: FilePath::Kept(path), len })))
+    }
+
     pub fn len(&self) -> u64 {
         match &*self.0 {
             BlobInner::Memory(bytes) => bytes.len() as u64,
@@ -239,7 +281,7 @@ impl Blob {
                 BlobReader::Memory(cursor.take(len))
             }
             BlobInner::File { path, .. } => {
-                let mut file = File::open(path)?;
+                let mut file = File::open(&**path)?;
                 file.seek(SeekFrom::Start(offset))?;
                 BlobReader::File(BufReader::with_capacity(IO_BUFFER, file).take(len))
             }

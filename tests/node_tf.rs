@@ -519,7 +519,7 @@ async fn tf06_tf07_the_fullest_and_the_barest_envelope_are_both_accepted() {
         let done = settled(bup, msg.message_id(), Duration::from_secs(30)).await;
         assert_eq!(done.state(), OutboxState::Accepted, "{done:?}");
         let stored = soc.state.store.load_inbound_payload(SOC_FA, msg.message_id()).unwrap().expect("in SOC's inbox");
-        assert_eq!(&SdkMessage::from_xml(&stored, &Default::default()).unwrap(), msg, "delivered intact");
+        assert_eq!(&SdkMessage::from_xml(&stored.to_vec(u64::MAX).unwrap(), &Default::default()).unwrap(), msg, "delivered intact");
     }
     assert_eq!(inbox(soc).len(), 2);
     net.stop().await.unwrap();
@@ -731,7 +731,7 @@ async fn a_stopped_node_restarts_from_its_files_with_inbox_and_outbox() {
     let (bup, soc) = (net.node(BUP), net.node(SOC));
     assert_eq!(inbox(soc), before);
     let stored = soc.state.store.load_inbound_payload(SOC_FA, msg.message_id()).unwrap().expect("payload kept");
-    assert_eq!(SdkMessage::from_xml(&stored, &Default::default()).unwrap(), msg);
+    assert_eq!(SdkMessage::from_xml(&stored.to_vec(u64::MAX).unwrap(), &Default::default()).unwrap(), msg);
     let kept = entry(bup, msg.message_id()).expect("outbox entry kept");
     assert_eq!(kept.state(), OutboxState::Accepted);
     assert!(kept.receipt().is_some_and(|r| r.accepted));

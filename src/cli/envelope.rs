@@ -171,7 +171,8 @@ pub(super) fn open(args: OpenArgs) -> CmdResult {
     match outcome {
         Ok(opened) => {
             write_receipt(&opened.facts, &Validation::default())?;
-            write_stdout(&opened.message_xml)
+            let xml = opened.message_xml.to_vec(u64::MAX).map_err(|e| Failure::usage(format!("reading the message: {e}")))?;
+            write_stdout(&xml)
         }
         Err(rejection) => {
             let mut failure = rejected(&rejection.validation);

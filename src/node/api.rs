@@ -12,6 +12,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+
+use crate::spool::Blob;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -117,7 +119,20 @@ async fn inbox_read(State(state): State<Shared>, Path((address, id)): Path<(Stri
         // Reading without an audit trail is not allowed (patient data law).
         return internal(e);
     }
-    ([(header::CONTENT_TYPE, "application/xml")], payload.to_vec()).into_response()
+    match blob_body(payload.blob()).await {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/xml")], body).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// A response body for a stored blob: a file is streamed, not loaded.
+async fn blob_body(blob: &Blob) -> std::io::Result<axum::body::Body> {
+    if let Some(bytes) = blob.as_memory() {
+        return Ok(axum::body::Body::from(bytes.to_vec()));
+    }
+    let path = blob.path().ok_or_else(|| std::io::Error::other("blob has neither bytes nor file"))?.to_owned();
+    let file = tokio::fs::File::open(path).await?;
+    Ok(axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, crate::spool::IO_BUFFER)))
 }
 
 async fn ready(State(state): State<Shared>) -> Response {

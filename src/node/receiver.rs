@@ -193,9 +193,8 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
         Ok(opened) => {
             let facts = opened.facts;
             let address = facts.payload.handling_service_id.clone().unwrap_or_default();
-            let parsed = crate::sdk::message::SdkMessage::from_xml(&opened.message_xml, &state.config.limits.xml_limits()).ok();
-            let conversation = parsed.as_ref().map(|m| m.conversation_id().to_owned()).unwrap_or_else(|| facts.header.id.clone());
-            let person = parsed.as_ref().and_then(super::runtime::referenced_person);
+            let conversation = opened.message_header.conversation_id.as_str().to_owned();
+            let person = super::runtime::referenced_person(&opened.message_header);
             let entry = InboxEntry::new(
                 NewInboxEntry {
                     message_id: facts.header.id.clone(),
@@ -281,7 +280,7 @@ fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Va
     );
     match inbox {
         Some(address) => state.store.submit_receipt(address, &facts.header.id, &entry, &sealed, now).map(|_| ()),
-        None => state.store.submit(&entry, &sealed),
+        None => state.store.submit(&entry, sealed),
     }
     .map_err(|e| e.to_string())?;
     state.metrics.bump(Counter::BusinessReceiptsSent);

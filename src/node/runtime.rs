@@ -17,7 +17,7 @@ use crate::audit::{Action, AuditError, AuditLog, NewEntry, Outcome, PersonKey};
 use crate::config::NodeConfig;
 use crate::directory::{CacheConfig, CachedSmpClient, DirectoryError, DocumentTypeId, ParticipantId, ServiceMetadata, SmpClient};
 use crate::sdk::envelope::{self, SealError, SealOptions};
-use crate::sdk::message::SdkMessage;
+use crate::sdk::message::{MessageHeader, SdkMessage};
 use crate::sdk::message_rules::validate_message_bytes;
 use crate::sdk::Validation;
 
@@ -164,7 +164,7 @@ impl NodeState {
             &self.retry,
         );
         // Durable first, then audited, then acknowledged (by returning).
-        match self.store.submit(&entry, &sealed) {
+        match self.store.submit(&entry, sealed) {
             Ok(()) => {}
             // The same message submitted concurrently: the other one won.
             Err(StoreError::AlreadyExists(id)) => match self.store.outbox_entry(&id)? {
@@ -179,7 +179,7 @@ impl NodeState {
         if let Some(address) = message.sender_functional_address() {
             audit = audit.functional_address(address);
         }
-        if let Some(person) = referenced_person(&message) {
+        if let Some(person) = referenced_person(&message.header) {
             audit = audit.person(person);
         }
         self.audit(audit)?;
@@ -205,8 +205,7 @@ pub fn retry_policy(config: &crate::config::RetryConfig) -> RetryPolicy {
 /// The first person a message references (recipient's attention first), as
 /// a typed identifier for the audit log's keyed hash. Identifiers that are
 /// not personnummer, samordningsnummer or reserve numbers are left out.
-pub fn referenced_person(message: &SdkMessage) -> Option<crate::audit::PersonId> {
-    let header = &message.header;
+pub fn referenced_person(header: &MessageHeader) -> Option<crate::audit::PersonId> {
     let sender_persons = header.sender.attention.as_ref().map(|a| a.persons.as_slice()).unwrap_or(&[]);
     header
         .recipient

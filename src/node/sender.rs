@@ -161,7 +161,8 @@ async fn send(state: &Shared, entry: &OutboxEntry) -> Result<(), Failure> {
     };
     let ap = &state.config.keys.access_point;
     let now = OffsetDateTime::now_utc();
-    let request = as4::build_user_message(&params, &payload, ap.key(), ap.certificate(), &trusted_ap, now)
+    let xhe = payload.to_vec(u64::MAX).map_err(|e| transient(format!("store: {e}")))?;
+    let request = as4::build_user_message(&params, &xhe, ap.key(), ap.certificate(), &trusted_ap, now)
         .map_err(|e| permanent(format!("cannot build the AS4 message: {e}")))?;
     drop(payload);
 

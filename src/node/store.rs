@@ -23,8 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -41,6 +40,7 @@ use super::outbox::{
     TransitionError,
 };
 use crate::sdk::envelope::ReceivedMessages;
+use crate::spool::Blob;
 
 /// Version byte in front of every JSON record, for future migrations.
 const RECORD_V1: u8 = 1;
@@ -67,6 +67,8 @@ const T_META: &str = "meta";
 pub enum StoreError {
     #[error("storage engine: {0}")]
     Storage(#[from] sled::Error),
+    #[error("payload file: {0}")]
+    Files(String),
     #[error("corrupt record in {tree} under key {key:?}: {reason}")]
     Corrupt { tree: &'static str, key: String, reason: String },
     #[error("the store has layout version {found}; this build reads version {supported}")]
@@ -97,20 +99,29 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
 }
 
-/// Stored bytes (an XHE), without a copy out of the storage engine.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Payload(IVec);
+/// A stored message (a sealed XHE, or a received SDK message): small ones
+/// inside the storage engine, large ones in a file of their own next to it,
+/// which the engine's record names.
+#[derive(Clone)]
+pub struct Payload(Blob);
 
-impl Deref for Payload {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
+impl Payload {
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The content, without loading a file-backed payload.
+    pub fn blob(&self) -> &Blob {
         &self.0
     }
-}
 
-impl AsRef<[u8]> for Payload {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
+    /// The content in memory, refused above `max` bytes.
+    pub fn to_vec(&self, max: u64) -> std::io::Result<Vec<u8>> {
+        self.0.to_vec(max)
     }
 }
 
@@ -119,6 +130,9 @@ impl fmt::Debug for Payload {
         write!(f, "Payload({} bytes)", self.0.len())
     }
 }
+
+/// A record value naming a payload file starts with this; XML never does.
+const FILE_MARKER: &[u8] = b"\0file:";
 
 /// What [`Store::receive_inbound`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +257,8 @@ impl Counters {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Payloads too large for the engine's records.
+    files: PathBuf,
     outbox: Tree,
     outbox_payloads: Tree,
     outbox_due: Tree,
@@ -290,7 +306,10 @@ impl Store {
                 return Err(StoreError::UnsupportedSchema { found: format!("{:?}", v.as_ref()), supported: SCHEMA_VERSION })
             }
         }
+        let files = dir.as_ref().join("payloads");
+        std::fs::create_dir_all(&files).map_err(|e| StoreError::Files(e.to_string()))?;
         let store = Store {
+            files,
             outbox: db.open_tree(T_OUTBOX)?,
             outbox_payloads: db.open_tree(T_OUTBOX_PAYLOADS)?,
             outbox_due: db.open_tree(T_OUTBOX_DUE)?,
@@ -304,7 +323,55 @@ impl Store {
             db,
         };
         store.recount()?;
+        store.remove_unreferenced_files()?;
         Ok(store)
+    }
+
+    /// Payload files whose record was never committed (a crash between
+    /// writing the file and the transaction, or a duplicate) are removed.
+    fn remove_unreferenced_files(&self) -> Result<(), StoreError> {
+        let mut referenced = std::collections::HashSet::new();
+        for tree in [&self.outbox_payloads, &self.inbox_payloads] {
+            for item in tree.iter() {
+                let (_, v) = item?;
+                if let Some(name) = v.strip_prefix(FILE_MARKER) {
+                    referenced.insert(String::from_utf8_lossy(name).into_owned());
+                }
+            }
+        }
+        let entries = std::fs::read_dir(&self.files).map_err(|e| StoreError::Files(e.to_string()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !referenced.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// The record value for `payload`: the bytes, or for a file-backed blob
+    /// the name of a durable copy written (and fsynced) before the record
+    /// that names it is committed.
+    fn payload_record(&self, payload: &Blob) -> Result<(IVec, Option<PathBuf>), StoreError> {
+        if let Some(bytes) = payload.as_memory() {
+            return Ok((IVec::from(bytes), None));
+        }
+        let name = format!("{}.xml", uuid::Uuid::new_v4().simple());
+        let path = self.files.join(&name);
+        payload.persist(&path).map_err(|e| StoreError::Files(e.to_string()))?;
+        let mut record = FILE_MARKER.to_vec();
+        record.extend_from_slice(name.as_bytes());
+        Ok((IVec::from(record), Some(path)))
+    }
+
+    fn load(&self, record: IVec) -> Result<Payload, StoreError> {
+        match record.strip_prefix(FILE_MARKER) {
+            None => Ok(Payload(Blob::from(record.as_ref()))),
+            Some(name) => {
+                let path = self.files.join(String::from_utf8_lossy(name).as_ref());
+                Blob::open_file(&path).map(Payload).map_err(|e| StoreError::Files(format!("{}: {e}", path.display())))
+            }
+        }
     }
 
     fn recount(&self) -> Result<(), StoreError> {
@@ -336,12 +403,12 @@ impl Store {
 
     /// Stores a new SCHEDULED entry and its sealed XHE, and returns only
     /// once both are on disk: the API acknowledges a submission after this.
-    pub fn submit(&self, entry: &OutboxEntry, sealed_xhe: &[u8]) -> Result<(), StoreError> {
+    pub fn submit(&self, entry: &OutboxEntry, sealed_xhe: impl Into<Blob>) -> Result<(), StoreError> {
         check_new(entry)?;
         check_id("message id", entry.id())?;
         let record = encode(entry)?;
-        let payload = IVec::from(sealed_xhe);
-        committed((&self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
+        let (payload, file) = self.payload_record(&sealed_xhe.into())?;
+        let result = committed((&self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
             |(outbox, payloads, due, expiry)| {
                 if outbox.get(entry.id())?.is_some() {
                     return abort(StoreError::AlreadyExists(entry.id().to_owned()));
@@ -351,7 +418,11 @@ impl Store {
                 index_outbox(due, expiry, None, entry)?;
                 Ok(())
             },
-        ))?;
+        ));
+        if let (Err(_), Some(file)) = (&result, file) {
+            let _ = std::fs::remove_file(file);
+        }
+        result?;
         self.flush()?;
         self.counters.outbox_moved(None, entry.state());
         Ok(())
@@ -401,7 +472,7 @@ impl Store {
 
     /// The sealed XHE of an outbox entry.
     pub fn load_payload(&self, id: &str) -> Result<Option<Payload>, StoreError> {
-        Ok(self.outbox_payloads.get(id)?.map(Payload))
+        self.outbox_payloads.get(id)?.map(|v| self.load(v)).transpose()
     }
 
     /// Writes `entry` after a transition, and bumps its revision. Refused
@@ -519,7 +590,12 @@ impl Store {
     /// dedup index and the inbox, then flushed: a crash never leaves a
     /// stored message without its dedup record, or the reverse. Answer the
     /// AS4 receipt only after this returns.
-    pub fn receive_inbound(&self, as4_message_id: &str, mut entry: InboxEntry, payload: &[u8]) -> Result<ReceiveOutcome, StoreError> {
+    pub fn receive_inbound(
+        &self,
+        as4_message_id: &str,
+        mut entry: InboxEntry,
+        payload: impl Into<Blob>,
+    ) -> Result<ReceiveOutcome, StoreError> {
         check_id("AS4 MessageId", as4_message_id)?;
         check_id("message id", entry.message_id())?;
         if entry.state() != InboxState::New {
@@ -533,7 +609,7 @@ impl Store {
             kind: DocumentType::Message,
             received_at: entry.received_at(),
         })?;
-        let payload = IVec::from(payload);
+        let (payload, file) = self.payload_record(&payload.into())?;
         let outcome = committed((&self.dedup, &self.inbox, &self.inbox_payloads, &self.inbox_ids).transaction(
             |(dedup_tree, inbox, payloads, ids)| {
                 if let Some(seen) = dedup_tree.get(as4_message_id)? {
@@ -552,7 +628,11 @@ impl Store {
                 dedup_tree.insert(as4_message_id, dedup.clone())?;
                 Ok(ReceiveOutcome::Inserted)
             },
-        ))?;
+        ));
+        if let (Some(file), Ok(ReceiveOutcome::Duplicate { .. }) | Err(_)) = (file, &outcome) {
+            let _ = std::fs::remove_file(file);
+        }
+        let outcome = outcome?;
         // Flushed on the duplicate path too (see `receive_receipt`).
         self.flush()?;
         if outcome == ReceiveOutcome::Inserted {
@@ -612,7 +692,7 @@ impl Store {
     /// The stored bytes of an incoming message.
     pub fn load_inbound_payload(&self, functional_address: &str, message_id: &str) -> Result<Option<Payload>, StoreError> {
         let Some(key) = self.locate(functional_address, message_id)? else { return Ok(None) };
-        Ok(self.inbox_payloads.get(&key)?.map(Payload))
+        self.inbox_payloads.get(&key)?.map(|v| self.load(v)).transpose()
     }
 
     /// A client read the message: NEW → RETRIEVED. Not flushed: it

@@ -39,7 +39,7 @@ const EXECUTABLE_MAGIC: &[(&[u8], &str)] = &[
 const ACTIVE_PDF_NAMES: &[&str] = &["/JavaScript", "/JS", "/Launch", "/EmbeddedFile", "/RichMedia"];
 
 /// Scans base64 `parts` (an attachment's `content` text nodes).
-pub fn scan_base64<'a>(parts: impl IntoIterator<Item = &'a str>) -> Option<Finding> {
+pub fn scan_base64<'a, T: Into<crate::xml::TextRef<'a>>>(parts: impl IntoIterator<Item = T>) -> Option<Finding> {
     let engine = base64::engine::general_purpose::STANDARD;
     let mut decoded = Vec::new();
     let mut scanner = Scanner::default();

@@ -16,10 +16,12 @@ use time::OffsetDateTime;
 
 use super::codes::{DetailCode, Problem, Validation};
 use super::message_rules::{validate_message_with, SupportedContentTypes};
+use super::message::MessageHeader;
 use super::receipt::Receipt;
 use super::xhe::{self, BusinessScope, CrossFieldView, ParsedXhe, PayloadInfo, XheHeader};
 use crate::limits::{XmlLimits, SDK_MESSAGE_MAX_BYTES};
 use crate::pki::{Certificate, PrivateKey, TrustPolicy, TrustedCertificate};
+use crate::spool::{Blob, Spool};
 use crate::xml::{self, C14nMethod, Canonicalizer, Document, NodeId};
 use crate::xmlsec::decrypt::{decrypt_encrypted_data, replace_with_plaintext, EncryptedType};
 use crate::xmlsec::encrypt::{encrypt_element, EncryptionOptions};
@@ -142,8 +144,11 @@ pub struct Rejection {
 #[derive(Debug)]
 pub struct OpenedMessage {
     pub facts: EnvelopeFacts,
-    /// The inner SDK message, as canonical-safe XML bytes.
-    pub message_xml: Vec<u8>,
+    /// The inner SDK message, as canonical-safe XML bytes (in a spool file
+    /// when large).
+    pub message_xml: Blob,
+    /// The message's header, read from what was verified and validated.
+    pub message_header: MessageHeader,
     pub signer: TrustedCertificate,
 }
 
@@ -169,6 +174,11 @@ pub struct OpenOptions<'a> {
     pub content_policy: SupportedContentTypes,
     /// The federation this node serves (FEDERATIONID).
     pub federation_id: String,
+    /// Largest SDK message accepted (B1.3.3: 30 MB, which a federation may
+    /// adjust).
+    pub max_message_bytes: usize,
+    /// Where large envelopes and payloads are kept while they are opened.
+    pub spool: Spool,
 }
 
 impl<'a> OpenOptions<'a> {
@@ -182,6 +192,8 @@ impl<'a> OpenOptions<'a> {
             require_encryption: true,
             content_policy: SupportedContentTypes::default(),
             federation_id: xhe::FEDERATION_ID_SDK.to_owned(),
+            max_message_bytes: SDK_MESSAGE_MAX_BYTES,
+            spool: Spool::temporary(),
         }
     }
 }
@@ -190,17 +202,19 @@ fn reject(problem: Problem, facts: Option<EnvelopeFacts>, receipt: ReceiptDecisi
     Rejection { validation: Validation { problems: vec![problem] }, facts, receipt }
 }
 
-/// Opens a sealed envelope. `bytes` is consumed so its memory is released as
-/// soon as the tree is built.
-pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, Rejection> {
-    if bytes.len() > options.limits.max_document_bytes {
+/// Opens a sealed envelope. `bytes` is consumed so its memory (or spool
+/// file) is released as soon as the tree is built; large base64 (the
+/// encrypted payload, attachments) stays on disk throughout.
+pub fn open(bytes: impl Into<Blob>, options: &OpenOptions<'_>) -> Result<OpenedMessage, Rejection> {
+    let bytes: Blob = bytes.into();
+    if bytes.len() > options.limits.max_document_bytes as u64 {
         return Err(reject(
             Problem::bv(DetailCode::TooLong, "NA", "Message size to large."),
             None,
             ReceiptDecision::Withhold,
         ));
     }
-    let parsed = xml::parse(&bytes, &options.limits);
+    let parsed = xml::parse_blob(&bytes, &options.limits, &options.spool);
     drop(bytes);
     let doc = parsed.map_err(|e| {
         reject(Problem::sv_structure("NA", format!("envelope is not well-formed XML: {e}")), None, ReceiptDecision::Withhold)
@@ -251,8 +265,9 @@ pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, 
                     ReceiptDecision::Withhold,
                 )
             };
-            let decrypted = decrypt_encrypted_data(&mut doc, encrypted_data, options.decrypt_key).map_err(|_| cannot_decrypt())?;
-            if decrypted.plaintext.len() > SDK_MESSAGE_MAX_BYTES {
+            let decrypted = decrypt_encrypted_data(&mut doc, encrypted_data, options.decrypt_key, &options.spool)
+                .map_err(|_| cannot_decrypt())?;
+            if decrypted.plaintext.len() > options.max_message_bytes as u64 {
                 validation.push(Problem::bv(DetailCode::TooLong, "NA", "Message size to large."));
                 return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
             }
@@ -263,8 +278,9 @@ pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, 
                 ));
                 return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
             }
-            let limits = options.limits.with_max_document_bytes(SDK_MESSAGE_MAX_BYTES);
-            replace_with_plaintext(&mut doc, encrypted_data, decrypted, &limits).map_err(|_| cannot_decrypt())?
+            let limits = options.limits.with_max_document_bytes(options.max_message_bytes);
+            replace_with_plaintext(&mut doc, encrypted_data, decrypted, &limits, &options.spool)
+                .map_err(|_| cannot_decrypt())?
         }
         None => {
             let already_said = validation.problems.iter().any(|p| p.reason == super::ReasonCode::Sig);
@@ -297,16 +313,33 @@ pub fn open(bytes: Vec<u8>, options: &OpenOptions<'_>) -> Result<OpenedMessage, 
     if !validation.is_accepted() {
         return Err(Rejection { validation, facts: Some(facts), receipt: ReceiptDecision::Send });
     }
+    let message_header = MessageHeader::read(&doc, message_node).map_err(|problem| Rejection {
+        validation: Validation { problems: vec![problem] },
+        facts: Some(facts.clone()),
+        receipt: ReceiptDecision::Send,
+    })?;
     // Exclusive canonical form: a standalone document carrying only the
     // namespace declarations the message uses, not the envelope's.
     let standalone = C14nMethod { exclusive: true, with_comments: true, inclusive_prefixes: Vec::new() };
-    let message_xml = Canonicalizer::new(&doc, &standalone).to_vec(message_node);
+    let mut writer = options.spool.writer(options.max_message_bytes as u64);
+    let written = Canonicalizer::new(&doc, &standalone).write_to(message_node, &mut writer);
     drop(doc);
-    if message_xml.len() > SDK_MESSAGE_MAX_BYTES {
-        let problem = Problem::bv(DetailCode::TooLong, "NA", "Message size to large.");
-        return Err(reject(problem, Some(facts), ReceiptDecision::Send));
-    }
-    Ok(OpenedMessage { facts, message_xml, signer })
+    let message_xml = written.and_then(|()| writer.finish());
+    let message_xml = match message_xml {
+        Ok(blob) => blob,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            let problem = Problem::bv(DetailCode::TooLong, "NA", "Message size to large.");
+            return Err(reject(problem, Some(facts), ReceiptDecision::Send));
+        }
+        Err(e) => {
+            // Our own disk failed: not the sender's fault, so no receipt
+            // may say otherwise; the message is not stored and the sender
+            // tries again.
+            let problem = Problem::sig_security(format!("message could not be kept: {e}"));
+            return Err(reject(problem, Some(facts), ReceiptDecision::Withhold));
+        }
+    };
+    Ok(OpenedMessage { facts, message_xml, message_header, signer })
 }
 
 /// The `EncryptedData` inside `PayloadContent`, if the payload is encrypted.

@@ -713,6 +713,17 @@ impl SdkMessage {
     }
 }
 
+impl MessageHeader {
+    /// The header of a message the rules have accepted, read without
+    /// decoding any content (which may be large and on disk).
+    pub fn read(doc: &Document, element: NodeId) -> Result<MessageHeader, Problem> {
+        let payload = message_rules::find_payload(doc, element)?;
+        let reader = Reader { doc, payload };
+        let message = reader.child(payload, "message")?;
+        reader.header(reader.child(message, "messageHeader")?)
+    }
+}
+
 fn single(p: Problem) -> Validation {
     Validation { problems: vec![p] }
 }
@@ -859,7 +870,7 @@ impl Reader<'_> {
     /// Decodes straight from the tree's text into one buffer sized up front:
     /// no whitespace-stripped copy of the text and no regrowing.
     fn base64(&self, content: NodeId) -> Result<Vec<u8>, Problem> {
-        let text_len: usize = text_parts(self.doc, content).map(str::len).sum();
+        let text_len: usize = text_parts(self.doc, content).map(|t| t.len_hint()).sum();
         let mut out = Vec::with_capacity(text_len / 4 * 3 + 3);
         let engine = base64::engine::general_purpose::STANDARD;
         let ok =

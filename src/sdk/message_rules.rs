@@ -30,7 +30,7 @@ use base64::Engine as _;
 use super::codes::{DetailCode, Problem, Validation};
 use super::message::{FUNCTIONAL_ADDRESS_ROOT, LABEL_MAX_CHARS, NS, ORG_ID_PREFIX, ORG_ID_ROOT};
 use crate::limits::{XmlLimits, SDK_MESSAGE_MAX_BYTES};
-use crate::xml::{self, Document, Element, NodeId, NodeKind, XmlError};
+use crate::xml::{self, Document, Element, NodeId, NodeKind, TextRef, XmlError};
 
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const XS_NS: &str = "http://www.w3.org/2001/XMLSchema";
@@ -791,19 +791,23 @@ fn is_xml_ws_char(c: char) -> bool {
 /// XPath `string(.)`: all text below `id`. Borrowed when there is one text
 /// node, which is the usual case and matters for 40 MB of base64.
 pub(crate) fn string_value(doc: &Document, id: NodeId) -> Cow<'_, str> {
-    let mut texts = doc.descendants(id).filter_map(|n| match doc.kind(n) {
-        NodeKind::Text(t) => Some(t.as_str()),
-        _ => None,
-    });
-    let Some(first) = texts.next() else { return Cow::Borrowed("") };
-    match texts.next() {
-        None => Cow::Borrowed(first),
-        Some(second) => {
-            let mut s = String::from(first);
-            s.push_str(second);
-            texts.for_each(|t| s.push_str(t));
-            Cow::Owned(s)
+    let mut out: Cow<'_, str> = Cow::Borrowed("");
+    for n in doc.descendants(id) {
+        if let Some(t) = TextRef::of(doc.kind(n)) {
+            append_text(&mut out, t);
         }
+    }
+    out
+}
+
+/// Appends a text piece, borrowing when it is the first. Large text is read
+/// whole: a simple-typed value is never large unless a sender made it so,
+/// and then it must still be judged by its real value.
+fn append_text<'d>(out: &mut Cow<'d, str>, t: TextRef<'d>) {
+    match t {
+        TextRef::Inline(t) if out.is_empty() => *out = Cow::Borrowed(t),
+        TextRef::Inline(t) => out.to_mut().push_str(t),
+        TextRef::Large(t) => out.to_mut().push_str(&t.to_string_lossy().unwrap_or_else(|_| "\u{FFFD}".into())),
     }
 }
 
@@ -811,27 +815,28 @@ pub(crate) fn string_value(doc: &Document, id: NodeId) -> Cow<'_, str> {
 fn direct_text(doc: &Document, id: NodeId) -> Cow<'_, str> {
     let mut out: Cow<'_, str> = Cow::Borrowed("");
     for t in text_parts(doc, id) {
-        if out.is_empty() {
-            out = Cow::Borrowed(t);
-        } else {
-            out.to_mut().push_str(t);
-        }
+        append_text(&mut out, t);
     }
     out
 }
 
 /// The text nodes directly inside `id`, in order.
-pub(crate) fn text_parts(doc: &Document, id: NodeId) -> impl Iterator<Item = &str> + '_ {
-    doc.children(id).iter().filter_map(|&c| match doc.kind(c) {
-        NodeKind::Text(t) => Some(t.as_str()),
-        _ => None,
-    })
+pub(crate) fn text_parts(doc: &Document, id: NodeId) -> impl Iterator<Item = TextRef<'_>> + '_ {
+    doc.children(id).iter().filter_map(|&c| TextRef::of(doc.kind(c)))
 }
 
 /// `normalize-space(.)` is not empty.
 fn has_non_ws_text(doc: &Document, id: NodeId) -> bool {
     doc.descendants(id).any(|n| match doc.kind(n) {
         NodeKind::Text(t) => t.bytes().any(|b| !is_xml_ws(b)),
+        NodeKind::LargeText(t) => {
+            let mut any = false;
+            let read = t.reader().and_then(|mut r| read_blocks(&mut r, |block| {
+                any |= block.iter().any(|&b| !is_xml_ws(b));
+                !any
+            }));
+            any || read.is_err()
+        }
         _ => false,
     })
 }
@@ -932,14 +937,14 @@ const BASE64_CHUNK: usize = 64 * 1024;
 /// whitespace (xs:base64Binary and MIME line breaks allow it). Every chunk
 /// but the last has [`BASE64_CHUNK`] characters. Returns false as soon as
 /// `chunk` does, or when data follows padding.
-pub(crate) fn for_each_base64_chunk<'a>(
-    parts: impl IntoIterator<Item = &'a str>,
+pub(crate) fn for_each_base64_chunk<'a, T: Into<TextRef<'a>>>(
+    parts: impl IntoIterator<Item = T>,
     mut chunk: impl FnMut(&[u8]) -> bool,
 ) -> bool {
     let mut buf: Vec<u8> = Vec::with_capacity(BASE64_CHUNK);
     let mut padded = false;
-    for part in parts {
-        for mut segment in part.as_bytes().split(|&b| is_xml_ws(b)) {
+    let mut feed = |block: &[u8]| -> bool {
+        for mut segment in block.split(|&b| is_xml_ws(b)) {
             while !segment.is_empty() {
                 if padded {
                     return false;
@@ -956,13 +961,43 @@ pub(crate) fn for_each_base64_chunk<'a>(
                 }
             }
         }
+        true
+    };
+    for part in parts {
+        let fed = match part.into() {
+            TextRef::Inline(t) => feed(t.as_bytes()),
+            // A read error fails the check: content that cannot be read
+            // cannot be accepted.
+            TextRef::Large(t) => {
+                let mut ok = true;
+                let read = t.reader().and_then(|mut r| read_blocks(&mut r, |block| {
+                    ok = feed(block);
+                    ok
+                }));
+                ok && read.is_ok()
+            }
+        };
+        if !fed {
+            return false;
+        }
     }
     buf.is_empty() || chunk(&buf)
 }
 
+/// Reads `reader` in blocks until it ends or `f` returns false.
+fn read_blocks(reader: &mut impl std::io::Read, mut f: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+    let mut block = vec![0u8; BASE64_CHUNK];
+    loop {
+        let n = reader.read(&mut block)?;
+        if n == 0 || !f(&block[..n]) {
+            return Ok(());
+        }
+    }
+}
+
 /// Canonical RFC 4648 base64 (padding required, no stray bits), whitespace
 /// allowed between characters. Decodes into a small scratch buffer only.
-pub fn is_base64<'a>(parts: impl IntoIterator<Item = &'a str>) -> bool {
+pub fn is_base64<'a, T: Into<TextRef<'a>>>(parts: impl IntoIterator<Item = T>) -> bool {
     let mut scratch = vec![0u8; BASE64_CHUNK / 4 * 3];
     let engine = base64::engine::general_purpose::STANDARD;
     for_each_base64_chunk(parts, |c| engine.decode_slice(c, &mut scratch).is_ok())

@@ -40,6 +40,17 @@ impl PartialEq for LargeText {
 impl Eq for LargeText {}
 
 impl LargeText {
+    /// Large text holding `blob`, which must be base64 and XML whitespace
+    /// only (what encryption writes into a `CipherValue`).
+    pub fn from_base64(blob: Blob) -> io::Result<LargeText> {
+        let mut ok = true;
+        blob.for_each_chunk(|chunk| ok &= chunk.iter().all(|&b| is_run_byte(b)))?;
+        if !ok {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not base64 text"));
+        }
+        Ok(LargeText { raw: blob })
+    }
+
     /// The text's value: end-of-line normalised, references expanded.
     pub fn reader(&self) -> io::Result<impl Read> {
         Ok(ValueReader { inner: BufReader::new(self.raw.reader()?), pending: Vec::new(), cr: false, done: false })
@@ -88,9 +99,9 @@ enum State {
     Declaration,
 }
 
-/// Splits the document in `input`; runs longer than `threshold` bytes go to
-/// blobs in `spool`.
-pub fn split(input: &Blob, spool: &Spool, threshold: usize) -> io::Result<Split> {
+/// Splits the document read from `input`; runs longer than `threshold`
+/// bytes go to blobs in `spool`.
+pub fn split(input: impl Read, spool: &Spool, threshold: usize) -> io::Result<Split> {
     let placeholder_target = format!("brygga-large-text-{}", uuid::Uuid::new_v4().simple());
     let mut s = Splitter {
         spool,
@@ -105,7 +116,7 @@ pub fn split(input: &Blob, spool: &Spool, threshold: usize) -> io::Result<Split>
         target: placeholder_target.clone(),
         reference: None,
     };
-    let mut reader = BufReader::with_capacity(crate::spool::IO_BUFFER, input.reader()?);
+    let mut reader = BufReader::with_capacity(crate::spool::IO_BUFFER, input);
     loop {
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {
@@ -382,7 +393,7 @@ mod tests {
 
     fn split_str(doc: &str, threshold: usize) -> (String, Vec<String>) {
         let spool = Spool::temporary().with_memory_threshold(0);
-        let split = split(&Blob::from(doc.as_bytes()), &spool, threshold).unwrap();
+        let split = split(doc.as_bytes(), &spool, threshold).unwrap();
         let skeleton = String::from_utf8(split.skeleton).unwrap().replace(&split.placeholder_target, "T");
         let runs = split.runs.iter().map(|r| r.to_string_lossy().unwrap()).collect();
         (skeleton, runs)

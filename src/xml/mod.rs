@@ -12,5 +12,5 @@ pub mod tree;
 
 pub use c14n::{canonicalize, serialize, C14nMethod, Canonicalizer};
 pub use large_text::LargeText;
-pub use reader::{parse, parse_blob, parse_str, XmlError};
-pub use tree::{Attribute, Document, Element, NodeId, NodeKind, NsDecl, XML_NS};
+pub use reader::{parse, parse_blob, parse_str, parse_stream, XmlError};
+pub use tree::{Attribute, Document, Element, NodeId, NodeKind, NsDecl, TextRef, XML_NS};

@@ -8,6 +8,7 @@
 //! the five predefined entities and character references exist here),
 //! namespace resolution and well-formedness checks on names and characters.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
@@ -72,23 +73,37 @@ pub fn parse(input: &[u8], limits: &XmlLimits) -> Result<Document, XmlError> {
 /// costs memory for the markup only. Small in-memory input takes the
 /// ordinary path.
 pub fn parse_blob(input: &Blob, limits: &XmlLimits, spool: &Spool) -> Result<Document, XmlError> {
-    if input.len() > limits.max_document_bytes as u64 {
-        return Err(XmlError::TooLarge { size: usize::try_from(input.len()).unwrap_or(usize::MAX), limit: limits.max_document_bytes });
-    }
-    let threshold = spool.memory_threshold();
     if let Some(bytes) = input.as_memory() {
-        if bytes.len() <= threshold {
+        if bytes.len() <= spool.memory_threshold() {
             return parse(bytes, limits);
         }
     }
-    let split = large_text::split(input, spool, threshold.max(MIN_LARGE_TEXT))
-        .map_err(|e| XmlError::Malformed { offset: 0, reason: format!("reading the document: {e}") })?;
+    let reader = input.reader().map_err(unreadable)?;
+    parse_stream(reader, input.len(), limits, spool)
+}
+
+/// [`parse_blob`] for a document of `len` bytes read from `input`.
+pub fn parse_stream(input: impl Read, len: u64, limits: &XmlLimits, spool: &Spool) -> Result<Document, XmlError> {
+    if len > limits.max_document_bytes as u64 {
+        return Err(XmlError::TooLarge { size: usize::try_from(len).unwrap_or(usize::MAX), limit: limits.max_document_bytes });
+    }
+    let threshold = spool.memory_threshold();
+    if len <= threshold as u64 {
+        let mut bytes = Vec::with_capacity(len as usize);
+        input.take(len).read_to_end(&mut bytes).map_err(unreadable)?;
+        return parse(&bytes, limits);
+    }
+    let split = large_text::split(input.take(len), spool, threshold.max(MIN_LARGE_TEXT)).map_err(unreadable)?;
     let skeleton = split.skeleton.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&split.skeleton);
     let text = std::str::from_utf8(skeleton).map_err(|e| XmlError::InvalidUtf8 { offset: e.valid_up_to() })?;
     check_chars(skeleton)?;
     let mut builder = Builder::new(limits);
     builder.large = Some((split.placeholder_target, split.runs.into_iter().map(Some).collect()));
     builder.run(text)
+}
+
+fn unreadable(e: std::io::Error) -> XmlError {
+    XmlError::Malformed { offset: 0, reason: format!("reading the document: {e}") }
 }
 
 /// Runs shorter than this stay inline even with a spool that keeps nothing

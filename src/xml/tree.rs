@@ -154,6 +154,45 @@ pub enum NodeKind {
     Pi(Pi),
 }
 
+/// A text node's value, whether held in memory or on disk.
+#[derive(Debug, Clone, Copy)]
+pub enum TextRef<'a> {
+    Inline(&'a str),
+    Large(&'a super::large_text::LargeText),
+}
+
+impl<'a> TextRef<'a> {
+    /// Bytes of the text as stored: exact for inline text, an upper bound
+    /// for large text.
+    pub fn len_hint(&self) -> usize {
+        match self {
+            TextRef::Inline(t) => t.len(),
+            TextRef::Large(t) => usize::try_from(t.raw_len()).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The text of a text node; `None` for other nodes.
+    pub fn of(kind: &'a NodeKind) -> Option<TextRef<'a>> {
+        match kind {
+            NodeKind::Text(t) => Some(TextRef::Inline(t)),
+            NodeKind::LargeText(t) => Some(TextRef::Large(t)),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for TextRef<'a> {
+    fn from(s: &'a str) -> Self {
+        TextRef::Inline(s)
+    }
+}
+
+impl<'a> From<&'a String> for TextRef<'a> {
+    fn from(s: &'a String) -> Self {
+        TextRef::Inline(s)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Node {
     parent: Option<NodeId>,

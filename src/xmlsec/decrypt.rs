@@ -20,7 +20,11 @@ use base64::Engine as _;
 use crate::limits::XmlLimits;
 use crate::pki::{Certificate, PrivateKey};
 use crate::xml::cursor::{ChildCursor as Children, CursorError};
-use crate::xml::{parse, Document, Element, NodeId, NodeKind};
+use std::io::{self, Read};
+
+use crate::spool::{Blob, Spool};
+use crate::xml::{parse_stream, Document, Element, NodeId, NodeKind};
+use super::stream::{decrypt_stream, Base64TextDecoder};
 
 use super::cipher::{
     BlockCipher, CipherError, KeyTransport, SessionKey, DSIG_NS, TYPE_CONTENT, TYPE_ELEMENT, XENC11_NS, XENC_NS,
@@ -43,10 +47,11 @@ pub enum EncryptedType {
 }
 
 /// A decrypted payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Decrypted {
     pub kind: EncryptedType,
-    pub plaintext: Vec<u8>,
+    /// In memory when small, in a spool file when large.
+    pub plaintext: Blob,
     /// `EncryptedData/@MimeType`, as the sender wrote it.
     pub mime_type: Option<String>,
 }
@@ -108,21 +113,23 @@ impl From<CipherError> for DecryptError {
 
 /// Decrypts the `EncryptedData` at `encrypted_data` with `key`.
 ///
-/// The payload's `CipherValue` text is taken out of `doc` (not copied) before
-/// decoding, so a 30 MB payload is never held twice; on success and on
-/// failure alike that text is gone afterwards. Call
+/// The payload's `CipherValue` text is taken out of `doc` and decoded,
+/// decrypted and written to `spool` as a stream, so a large payload is never
+/// held in memory; on success and on failure alike that text is gone
+/// afterwards. Call
 /// [`replace_with_plaintext`] to put a decrypted element back in the tree.
 pub fn decrypt_encrypted_data(
     doc: &mut Document,
     encrypted_data: NodeId,
     key: &PrivateKey,
+    spool: &Spool,
 ) -> Result<Decrypted, DecryptError> {
     let parsed = EncryptedDataParts::read(doc, encrypted_data)?;
     let wrapped_key = decode_base64(
         bounded_text(doc, parsed.wrapped_key_value, "EncryptedKey CipherValue", MAX_WRAPPED_KEY_BASE64)?,
         "EncryptedKey CipherValue",
     )?;
-    let ciphertext = decode_base64(take_text(doc, parsed.payload_value), "EncryptedData CipherValue")?;
+    let mut ciphertext = Base64TextDecoder::new(take_text(doc, parsed.payload_value));
 
     // Implicit rejection: a failed unwrap continues with a random key so the
     // payload is decrypted either way, then fails like a bad padding would.
@@ -131,9 +138,15 @@ pub fn decrypt_encrypted_data(
         Err(CipherError::CannotDecrypt) => (SessionKey::generate(parsed.cipher)?, false),
         Err(other) => return Err(other.into()),
     };
-    let decrypted = parsed.cipher.decrypt(&session_key, ciphertext);
+    // The writer is unbounded: the plaintext is shorter than the
+    // ciphertext, which the document's size limit already bounds.
+    let mut plaintext = spool.writer(u64::MAX);
+    let decrypted = decrypt_stream(parsed.cipher, &session_key, &mut ciphertext, &mut plaintext);
     match (unwrapped, decrypted) {
-        (true, Ok(plaintext)) => Ok(Decrypted { kind: parsed.kind, plaintext, mime_type: parsed.mime_type }),
+        (true, Ok(_)) => {
+            let plaintext = plaintext.finish().map_err(|_| DecryptError::CannotDecrypt)?;
+            Ok(Decrypted { kind: parsed.kind, plaintext, mime_type: parsed.mime_type })
+        }
         _ => Err(DecryptError::CannotDecrypt),
     }
 }
@@ -159,13 +172,14 @@ pub fn replace_with_plaintext(
     encrypted_data: NodeId,
     decrypted: Decrypted,
     limits: &XmlLimits,
+    spool: &Spool,
 ) -> Result<NodeId, DecryptError> {
     if decrypted.kind != EncryptedType::Element {
         return Err(DecryptError::NotAnElement);
     }
     let parent = doc.parent(encrypted_data).ok_or(DecryptError::Detached)?;
     let index = doc.children(parent).iter().position(|&c| c == encrypted_data).ok_or(DecryptError::Detached)?;
-    let fragment = parse_in_context(doc, parent, decrypted.plaintext, limits)?;
+    let fragment = parse_in_context(doc, parent, &decrypted.plaintext, limits, spool)?;
     let adopted = doc.adopt(parent, index, fragment);
     doc.detach(encrypted_data);
     adopted.into_iter().find(|&id| doc.element(id).is_some()).ok_or(DecryptError::CannotDecrypt)
@@ -181,16 +195,19 @@ const CONTEXT_WRAPPER: &str = "brygga-decryption-context";
 fn parse_in_context(
     doc: &Document,
     context: NodeId,
-    plaintext: Vec<u8>,
+    plaintext: &Blob,
     limits: &XmlLimits,
+    spool: &Spool,
 ) -> Result<Document, DecryptError> {
-    let mut wrapped = plaintext;
     let opening = format!("<{CONTEXT_WRAPPER}{}>", in_scope_declarations(doc, context));
-    let body_start = xml_declaration_len(&wrapped);
-    wrapped.splice(..body_start, opening.into_bytes());
-    wrapped.extend_from_slice(format!("</{CONTEXT_WRAPPER}>").as_bytes());
-    let mut parsed = parse(&wrapped, limits).map_err(|_| DecryptError::CannotDecrypt)?;
-    drop(wrapped);
+    let closing = format!("</{CONTEXT_WRAPPER}>");
+    let mut head = Vec::with_capacity(1024);
+    plaintext.range(0, plaintext.len().min(1024)).and_then(|mut r| r.read_to_end(&mut head)).map_err(|_| DecryptError::CannotDecrypt)?;
+    let body_start = xml_declaration_len(&head) as u64;
+    let body = plaintext.range(body_start, plaintext.len() - body_start).map_err(|_| DecryptError::CannotDecrypt)?;
+    let len = opening.len() as u64 + (plaintext.len() - body_start) + closing.len() as u64;
+    let wrapped = opening.as_bytes().chain(body).chain(closing.as_bytes());
+    let mut parsed = parse_stream(wrapped, len, limits, spool).map_err(|_| DecryptError::CannotDecrypt)?;
 
     let wrapper = parsed.document_element().ok_or(DecryptError::CannotDecrypt)?;
     let mut element = None;
@@ -431,6 +448,7 @@ fn bounded_text(doc: &Document, id: NodeId, what: &'static str, limit: usize) ->
         .iter()
         .map(|&c| match doc.kind(c) {
             NodeKind::Text(t) => t.len(),
+            NodeKind::LargeText(t) => usize::try_from(t.raw_len()).unwrap_or(usize::MAX),
             _ => 0,
         })
         .sum();
@@ -440,22 +458,33 @@ fn bounded_text(doc: &Document, id: NodeId, what: &'static str, limit: usize) ->
     Ok(doc.text_content(id))
 }
 
-/// Moves the text out of `id` (a `CipherValue`). The reader makes one text
-/// node of contiguous text, so this normally moves one string and copies
-/// nothing; text split by comments is joined.
-fn take_text(doc: &mut Document, id: NodeId) -> String {
-    let text_nodes: Vec<NodeId> =
-        doc.children(id).iter().copied().filter(|&c| matches!(doc.kind(c), NodeKind::Text(_))).collect();
-    let mut text = String::new();
-    for node in text_nodes {
-        let part = doc.take_text(node).unwrap_or_default();
-        if text.is_empty() {
-            text = part;
-        } else {
-            text.push_str(&part);
-        }
+/// Takes the text out of `id` (a `CipherValue`) as one reader over its
+/// pieces in order: strings are moved, large text stays on disk.
+fn take_text(doc: &mut Document, id: NodeId) -> Box<dyn Read> {
+    let mut reader: Box<dyn Read> = Box::new(io::empty());
+    for child in doc.children(id).to_vec() {
+        let piece: Box<dyn Read> = match doc.kind(child) {
+            NodeKind::Text(_) => Box::new(io::Cursor::new(doc.take_text(child).unwrap_or_default().into_bytes())),
+            NodeKind::LargeText(t) => match t.reader() {
+                Ok(r) => Box::new(r),
+                Err(e) => Box::new(FailingReader(Some(e))),
+            },
+            _ => continue,
+        };
+        doc.detach(child);
+        reader = Box::new(reader.chain(piece));
     }
-    text
+    reader
+}
+
+/// A reader that fails: a large text that cannot be opened makes the
+/// decryption fail like any other.
+struct FailingReader(Option<io::Error>);
+
+impl Read for FailingReader {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self.0.take().unwrap_or_else(|| io::Error::other("unreadable")))
+    }
 }
 
 /// Decodes base64 that XML tools may have wrapped, dropping the whitespace
@@ -480,6 +509,7 @@ impl From<CursorError> for DecryptError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spool::Spool;
     use crate::xml::parse_str;
 
     const HEAD: &str = r#"<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/>"#;
@@ -564,8 +594,8 @@ mod tests {
         let slot =
             doc.descendants(NodeId::DOCUMENT).find(|&n| doc.element(n).is_some_and(|e| e.local == "slot")).unwrap();
         let decrypted =
-            Decrypted { kind: EncryptedType::Element, plaintext: plaintext.as_bytes().to_vec(), mime_type: None };
-        let id = replace_with_plaintext(&mut doc, slot, decrypted, &XmlLimits::default())?;
+            Decrypted { kind: EncryptedType::Element, plaintext: plaintext.as_bytes().to_vec().into(), mime_type: None };
+        let id = replace_with_plaintext(&mut doc, slot, decrypted, &XmlLimits::default(), &Spool::temporary())?;
         Ok((doc, id))
     }
 
@@ -603,9 +633,9 @@ mod tests {
     fn content_is_not_put_in_the_tree() {
         let mut doc = parse_str("<r><slot/></r>").unwrap();
         let slot = doc.child_elements(doc.document_element().unwrap()).next().unwrap();
-        let decrypted = Decrypted { kind: EncryptedType::Content, plaintext: b"<a/>".to_vec(), mime_type: None };
+        let decrypted = Decrypted { kind: EncryptedType::Content, plaintext: b"<a/>".to_vec().into(), mime_type: None };
         assert_eq!(
-            replace_with_plaintext(&mut doc, slot, decrypted, &XmlLimits::default()),
+            replace_with_plaintext(&mut doc, slot, decrypted, &XmlLimits::default(), &Spool::temporary()),
             Err(DecryptError::NotAnElement)
         );
     }

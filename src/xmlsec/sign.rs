@@ -25,6 +25,8 @@ pub enum SignError {
     UnsupportedAlgorithm(&'static str),
     #[error("private key cannot sign: {0}")]
     BadKey(String),
+    #[error("signed content could not be read: {0}")]
+    Unreadable(String),
     #[error(
         "reference '{0}': a cid: reference takes exactly the attachment content transform, and no other reference takes it"
     )]
@@ -172,6 +174,7 @@ pub fn sign_with(
                 None => NodeId::DOCUMENT,
             };
             digest_reference(doc, target, signature, &spec.transforms, options.digest)
+                .map_err(|e| SignError::Unreadable(e.to_string()))?
         };
         let value = doc.child_named(reference_node, DSIG_NS, "DigestValue").expect("template has DigestValue");
         set_text(doc, value, &base64_encode(&digest));
@@ -195,7 +198,7 @@ pub(crate) fn digest_reference(
     signature: NodeId,
     transforms: &[Transform],
     digest: DigestAlgorithm,
-) -> Vec<u8> {
+) -> std::io::Result<Vec<u8>> {
     let exclude = transforms.contains(&Transform::EnvelopedSignature).then_some(signature);
     let method = transforms
         .iter()
@@ -209,9 +212,8 @@ pub(crate) fn digest_reference(
     let mut hasher = digest.hasher();
     Canonicalizer::new(doc, &method)
         .excluding(exclude)
-        .write_to(target, &mut hasher)
-        .expect("hashing cannot fail");
-    hasher.finish()
+        .write_to(target, &mut hasher)?; // fails only on reading large text from disk
+    Ok(hasher.finish())
 }
 
 fn signature_template(references: &[ReferenceSpec], key_info: KeyInfoSpec<'_>, options: &SigningOptions) -> String {

@@ -31,6 +31,8 @@ use crate::xml::{C14nMethod, Canonicalizer, Document, NodeId, NodeKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    #[error("signed content could not be read: {0}")]
+    Unreadable(String),
     #[error("document is not signed")]
     NoSignature,
     #[error("document carries {0} signatures where one is expected")]
@@ -243,7 +245,8 @@ fn verify_with<'d>(
             Some(reg) => reg.resolve(&r.uri)?,
             None => NodeId::DOCUMENT,
         };
-        let digest = digest_reference(doc, target, signature, &r.transforms, r.digest);
+        let digest = digest_reference(doc, target, signature, &r.transforms, r.digest)
+            .map_err(|e| VerifyError::Unreadable(e.to_string()))?;
         if !constant_time_eq(&digest, &r.digest_value) {
             return Err(VerifyError::DigestMismatch { uri: r.uri.clone() });
         }
