@@ -4,6 +4,7 @@
 
 mod support;
 
+use brygga::spool::Spool;
 use brygga::pki::dev::{DevCa, DevIdentity};
 use brygga::pki::TrustPolicy;
 use brygga::sdk::envelope::{self, OpenOptions, ReceiptDecision, ReceivedMessages, Rejection, SealError, SealOptions};
@@ -194,7 +195,7 @@ fn hand_sealed_bytes(p: &Pair, message: &SdkMessage, xml: &[u8], edit: impl FnOn
     let (mut doc, content) = xhe::build_xhe(&header, &payload);
     let message_doc = xml::parse_str(std::str::from_utf8(xml).unwrap()).unwrap();
     let node = doc.adopt(content, 0, message_doc)[0];
-    encrypt_element(&mut doc, node, &p.recipient.certificate, &EncryptionOptions::default()).unwrap();
+    encrypt_element(&mut doc, node, &p.recipient.certificate, &EncryptionOptions::default(), &Spool::temporary()).unwrap();
     sign_enveloped(&mut doc, &p.sender.key, &p.sender.certificate, &SigningOptions::default()).unwrap();
     xml::serialize(&doc, NodeId::DOCUMENT)
 }

@@ -109,7 +109,7 @@ fn encrypted_envelope(r: &Recipient, options: &EncryptionOptions) -> (Document, 
     let message = find(&doc, MESSAGE_NS, "messagePayload");
     let expected_message = c14n(&doc, message);
     let expected_document = c14n(&doc, NodeId::DOCUMENT);
-    let encrypted = encrypt_element(&mut doc, message, &r.cert, options).unwrap();
+    let encrypted = encrypt_element(&mut doc, message, &r.cert, options, &Spool::temporary()).unwrap();
     assert_eq!(doc.element(encrypted).unwrap().attribute("Type"), Some(TYPE_ELEMENT));
     assert!(try_find(&doc, MESSAGE_NS, "messagePayload").is_none(), "plaintext left in the tree");
     (doc, expected_message, expected_document)

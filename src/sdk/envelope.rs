@@ -38,6 +38,8 @@ pub enum SealError {
     Encrypt(String),
     #[error("signing failed: {0}")]
     Sign(#[from] xmlsec::SignError),
+    #[error("writing the envelope: {0}")]
+    Io(String),
 }
 
 fn lines(v: &Validation) -> String {
@@ -53,6 +55,10 @@ pub struct SealOptions {
     pub signing: SigningOptions,
     pub federation_id: String,
     pub content_policy: SupportedContentTypes,
+    /// Largest SDK message sealed (B1.3.3: 30 MB).
+    pub max_message_bytes: usize,
+    /// Where large messages and envelopes are written while sealing.
+    pub spool: Spool,
 }
 
 impl Default for SealOptions {
@@ -62,12 +68,15 @@ impl Default for SealOptions {
             signing: SigningOptions::default(),
             federation_id: xhe::FEDERATION_ID_SDK.to_owned(),
             content_policy: SupportedContentTypes::default(),
+            max_message_bytes: SDK_MESSAGE_MAX_BYTES,
+            spool: Spool::temporary(),
         }
     }
 }
 
 /// Seals the SDK message `message_xml` from the holder of `sign_key` to the
 /// holder of `recipient`. `now` becomes the envelope's CreationDateTime.
+/// In memory; the node seals through [`PreparedMessage`].
 pub fn seal(
     message_xml: &[u8],
     sign_key: &PrivateKey,
@@ -76,38 +85,83 @@ pub fn seal(
     options: &SealOptions,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, SealError> {
-    if let Some(too_large) = super::message_rules::check_message_size(message_xml.len()) {
-        return Err(SealError::InvalidMessage(Validation { problems: vec![too_large] }));
-    }
-    let limits = XmlLimits::default().with_max_document_bytes(SDK_MESSAGE_MAX_BYTES);
-    let message_doc = xml::parse(message_xml, &limits)?;
-    let message_root = message_doc.document_element().expect("parse guarantees a root");
-    let validation = validate_message_with(&message_doc, message_root, &options.content_policy);
-    if !validation.is_accepted() {
-        return Err(SealError::InvalidMessage(validation));
-    }
-    let view = CrossFieldView::from_message(&message_doc, message_root).map_err(SealError::InvalidMessage)?;
+    let sealed = PreparedMessage::read(&Blob::from(message_xml), options)?.seal(sign_key, sign_cert, recipient, options, now)?;
+    sealed.to_vec(u64::MAX).map_err(|e| SealError::Io(e.to_string()))
+}
 
-    let header = XheHeader {
-        id: view.message_id.clone(),
-        creation_date_time: xhe::format_timestamp(now),
-        business_scope: BusinessScope::sdk_message(&options.federation_id),
-        from_party: view.sender_org_id.clone(),
-        to_party: view.recipient_org_id.clone(),
-    };
-    let payload = PayloadInfo {
-        document_type_code: xhe::DOCUMENT_TYPE_SDK_MESSAGE.to_owned(),
-        content_type_code: "application/xml".to_owned(),
-        handling_service_id: Some(view.recipient_functional_address.clone()),
-        instance_encryption_indicator: options.encryption.is_some(),
-    };
-    let (mut doc, payload_content) = xhe::build_xhe(&header, &payload);
-    let message_node = doc.adopt(payload_content, 0, message_doc)[0];
-    if let Some(encryption) = &options.encryption {
-        encrypt_element(&mut doc, message_node, recipient, encryption).map_err(|e| SealError::Encrypt(e.to_string()))?;
+/// An SDK message read and validated for sending, before the recipient's
+/// certificate is known. Large attachments stay on disk.
+pub struct PreparedMessage {
+    doc: Document,
+    view: CrossFieldView,
+    header: MessageHeader,
+}
+
+impl std::fmt::Debug for PreparedMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedMessage").field("message_id", &self.view.message_id).finish_non_exhaustive()
     }
-    xmlsec::sign_enveloped(&mut doc, sign_key, sign_cert, &options.signing)?;
-    Ok(xml::serialize(&doc, NodeId::DOCUMENT))
+}
+
+impl PreparedMessage {
+    /// Reads and validates `message_xml` (size, well-formedness, SDK's rules).
+    pub fn read(message_xml: &Blob, options: &SealOptions) -> Result<PreparedMessage, SealError> {
+        if message_xml.len() > options.max_message_bytes as u64 {
+            let problem = Problem::bv(DetailCode::TooLong, "NA", super::message_rules::TOO_LARGE_TEXT);
+            return Err(SealError::InvalidMessage(Validation { problems: vec![problem] }));
+        }
+        let limits = XmlLimits::default().with_max_document_bytes(options.max_message_bytes);
+        let doc = xml::parse_blob(message_xml, &limits, &options.spool)?;
+        let root = doc.document_element().ok_or(xml::XmlError::NoRootElement)?;
+        let validation = validate_message_with(&doc, root, &options.content_policy);
+        if !validation.is_accepted() {
+            return Err(SealError::InvalidMessage(validation));
+        }
+        let view = CrossFieldView::from_message(&doc, root).map_err(SealError::InvalidMessage)?;
+        let header = MessageHeader::read(&doc, root).map_err(|p| SealError::InvalidMessage(Validation { problems: vec![p] }))?;
+        Ok(PreparedMessage { doc, view, header })
+    }
+
+    /// The message's header.
+    pub fn header(&self) -> &MessageHeader {
+        &self.header
+    }
+
+    /// Builds the envelope, encrypts the message for `recipient`, signs, and
+    /// writes the result to the spool.
+    pub fn seal(
+        self,
+        sign_key: &PrivateKey,
+        sign_cert: &Certificate,
+        recipient: &Certificate,
+        options: &SealOptions,
+        now: OffsetDateTime,
+    ) -> Result<Blob, SealError> {
+        let PreparedMessage { doc: message_doc, view, header: _ } = self;
+        let header = XheHeader {
+            id: view.message_id.clone(),
+            creation_date_time: xhe::format_timestamp(now),
+            business_scope: BusinessScope::sdk_message(&options.federation_id),
+            from_party: view.sender_org_id.clone(),
+            to_party: view.recipient_org_id.clone(),
+        };
+        let payload = PayloadInfo {
+            document_type_code: xhe::DOCUMENT_TYPE_SDK_MESSAGE.to_owned(),
+            content_type_code: "application/xml".to_owned(),
+            handling_service_id: Some(view.recipient_functional_address.clone()),
+            instance_encryption_indicator: options.encryption.is_some(),
+        };
+        let (mut doc, payload_content) = xhe::build_xhe(&header, &payload);
+        let message_node = doc.adopt(payload_content, 0, message_doc)[0];
+        if let Some(encryption) = &options.encryption {
+            encrypt_element(&mut doc, message_node, recipient, encryption, &options.spool)
+                .map_err(|e| SealError::Encrypt(e.to_string()))?;
+        }
+        xmlsec::sign_enveloped(&mut doc, sign_key, sign_cert, &options.signing)?;
+        let mut out = options.spool.writer(u64::MAX);
+        xml::serialize_to(&doc, NodeId::DOCUMENT, &mut out).map_err(|e| SealError::Io(e.to_string()))?;
+        out.finish().map_err(|e| SealError::Io(e.to_string()))
+    }
 }
 
 /// What the receiver knows about an envelope it could read far enough to

@@ -303,9 +303,17 @@ impl<'d> Canonicalizer<'d> {
 /// Writes `doc` (or the subtree at `node`) as XML, keeping declarations and
 /// attributes as they are. The output re-parses to the same tree.
 pub fn serialize(doc: &Document, node: NodeId) -> Vec<u8> {
+    let mut out = Vec::new();
+    serialize_to(doc, node, &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// [`serialize`] into `sink`, streaming any large text; fails only when the
+/// sink does or large text cannot be read.
+pub fn serialize_to<W: Write>(doc: &Document, node: NodeId, sink: &mut W) -> io::Result<()> {
     let method = C14nMethod::INCLUSIVE;
     let c = Canonicalizer { doc, method: &method, mode: Mode::Serialize, exclude: None };
-    c.to_vec(node)
+    c.write_to(node, sink)
 }
 
 /// Canonical bytes of `node` (the document node for the whole document).

@@ -10,7 +10,7 @@ pub mod large_text;
 pub mod reader;
 pub mod tree;
 
-pub use c14n::{canonicalize, serialize, C14nMethod, Canonicalizer};
+pub use c14n::{canonicalize, serialize, serialize_to, C14nMethod, Canonicalizer};
 pub use large_text::LargeText;
 pub use reader::{parse, parse_blob, parse_str, parse_stream, XmlError};
 pub use tree::{Attribute, Document, Element, NodeId, NodeKind, NsDecl, TextRef, XML_NS};

@@ -19,9 +19,13 @@
 //! is built once and moved into the tree.
 
 use crate::pki::Certificate;
-use crate::xml::{serialize, Document, Element, NodeId, NodeKind, NsDecl};
+use std::io::Read;
+
+use crate::spool::Spool;
+use crate::xml::{serialize_to, Document, Element, LargeText, NodeId, NodeKind, NsDecl};
 
 use super::cipher::{BlockCipher, CipherError, KeyTransport, SessionKey, DSIG_NS};
+use super::stream::{base64_text_encoder, encrypt_stream};
 pub use super::cipher::{TYPE_CONTENT, TYPE_ELEMENT, XENC11_NS, XENC_NS};
 
 /// Which algorithms to encrypt with. The default is DIGG's profile
@@ -46,21 +50,29 @@ pub enum EncryptError {
 /// Encrypts `element` and its subtree and puts an `EncryptedData` of Type
 /// Element in its place. Returns the `EncryptedData` node.
 ///
-/// The plaintext is [`serialize`]'s output, which declares the namespaces
+/// The plaintext is [`crate::xml::serialize`]'s output, which declares the namespaces
 /// the element inherits on the element itself, so a receiver can parse it
 /// standalone.
+///
+/// Serialising, encrypting and base64 encoding stream through `spool`: a
+/// large element (one holding large text) becomes a `CipherValue` of large
+/// text without the plaintext or ciphertext ever being in memory whole.
 pub fn encrypt_element(
     doc: &mut Document,
     element: NodeId,
     recipient: &Certificate,
     options: &EncryptionOptions,
+    spool: &Spool,
 ) -> Result<NodeId, EncryptError> {
     if doc.element(element).is_none() {
         return Err(EncryptError::NotAnElement);
     }
     let parent = doc.parent(element).ok_or(EncryptError::Detached)?;
     let index = doc.children(parent).iter().position(|&c| c == element).ok_or(EncryptError::Detached)?;
-    let sealed = seal(serialize(doc, element), recipient, options)?;
+    let mut plaintext = spool.writer(u64::MAX);
+    serialize_to(doc, element, &mut plaintext).map_err(io_failure)?;
+    let plaintext = plaintext.finish().map_err(io_failure)?;
+    let sealed = seal(&mut plaintext.reader().map_err(io_failure)?, recipient, options, spool)?;
     let encrypted_data = insert_encrypted_data(doc, parent, index, TYPE_ELEMENT, None, sealed, options);
     doc.detach(element);
     Ok(encrypted_data)
@@ -80,7 +92,7 @@ pub fn encrypt_content(
     if doc.element(parent).is_none() {
         return Err(EncryptError::NotAnElement);
     }
-    let sealed = seal(plaintext.to_vec(), recipient, options)?;
+    let sealed = seal(&mut &plaintext[..], recipient, options, &Spool::temporary())?;
     doc.clear_children(parent);
     Ok(insert_encrypted_data(doc, parent, 0, TYPE_CONTENT, mime_type, sealed, options))
 }
@@ -89,19 +101,35 @@ pub fn encrypt_content(
 struct Sealed {
     recipient_certificate: String,
     wrapped_key: String,
-    cipher_value: String,
+    /// A text node, or large text when the ciphertext is large.
+    cipher_value: NodeKind,
 }
 
 /// Encrypts `plaintext` under a fresh session key and wraps that key for
 /// `recipient`.
-fn seal(plaintext: Vec<u8>, recipient: &Certificate, options: &EncryptionOptions) -> Result<Sealed, EncryptError> {
+fn seal(
+    plaintext: &mut impl Read,
+    recipient: &Certificate,
+    options: &EncryptionOptions,
+    spool: &Spool,
+) -> Result<Sealed, EncryptError> {
     let session_key = SessionKey::generate(options.cipher)?;
     // Wrap first: an unusable recipient certificate fails before the
     // (possibly large) payload is encrypted.
     let wrapped_key = super::base64_encode(&options.key_transport.wrap(recipient, &session_key)?);
-    let ciphertext = options.cipher.encrypt(&session_key, plaintext)?;
-    let cipher_value = super::base64_encode(&ciphertext);
+    let mut encoder = base64_text_encoder(spool.writer(u64::MAX));
+    encrypt_stream(options.cipher, &session_key, plaintext, &mut encoder)?;
+    let cipher_value = encoder.finish().and_then(|w| w.finish()).map_err(io_failure)?;
+    let cipher_value = match cipher_value.as_memory() {
+        // base64 is ASCII.
+        Some(bytes) => NodeKind::Text(String::from_utf8_lossy(bytes).into_owned()),
+        None => NodeKind::LargeText(LargeText::from_base64(cipher_value).map_err(io_failure)?),
+    };
     Ok(Sealed { recipient_certificate: recipient.to_base64(), wrapped_key, cipher_value })
+}
+
+fn io_failure(_: std::io::Error) -> EncryptError {
+    EncryptError::Cipher(CipherError::EncryptionFailed)
 }
 
 /// Builds the `EncryptedData` tree as child number `index` of `parent`.
@@ -143,7 +171,7 @@ fn insert_encrypted_data(
     let x509_data = append_element(doc, recipient_info, "ds", DSIG_NS, "X509Data");
     let certificate = append_element(doc, x509_data, "ds", DSIG_NS, "X509Certificate");
     doc.append(certificate, NodeKind::Text(sealed.recipient_certificate));
-    append_cipher_value(doc, encrypted_key, sealed.wrapped_key);
+    append_cipher_value(doc, encrypted_key, NodeKind::Text(sealed.wrapped_key));
 
     append_cipher_value(doc, encrypted_data, sealed.cipher_value);
     encrypted_data
@@ -166,8 +194,8 @@ fn append_method(doc: &mut Document, parent: NodeId, algorithm: &str) -> NodeId 
 }
 
 /// `xenc:CipherData/xenc:CipherValue` holding `base64`, moved, not copied.
-fn append_cipher_value(doc: &mut Document, parent: NodeId, base64: String) {
+fn append_cipher_value(doc: &mut Document, parent: NodeId, base64: NodeKind) {
     let cipher_data = append_element(doc, parent, "xenc", XENC_NS, "CipherData");
     let cipher_value = append_element(doc, cipher_data, "xenc", XENC_NS, "CipherValue");
-    doc.append(cipher_value, NodeKind::Text(base64));
+    doc.append(cipher_value, base64);
 }
