@@ -221,14 +221,16 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
                 entry = entry.person(p);
             }
             state.audit.append(entry).map_err(|e| e.to_string())?;
-            queue_business_receipt(state, &facts, &Validation::default(), Some(&address))
+            queue_business_receipt(state, &facts, &Validation::default(), Answered::Stored { functional_address: &address })
         }
         Err(rejection) => {
             state.metrics.bump(Counter::InboundRejected);
             let detail = rejection.validation.problems.iter().map(|p| format!("{} {}", p.reason.as_str(), p.detail.as_str())).collect::<Vec<_>>().join(", ");
             audit(state, AuditAction::ValidationResult, Outcome::Rejected, rejection.facts.as_ref(), &detail);
             match (&rejection.facts, rejection.receipt) {
-                (Some(facts), ReceiptDecision::Send) => queue_business_receipt(state, facts, &rejection.validation, None),
+                (Some(facts), ReceiptDecision::Send) => {
+                    queue_business_receipt(state, facts, &rejection.validation, Answered::Rejected { as4_id: &as4_id })
+                }
                 _ => {
                     tracing::warn!(problems = %detail, "inbound envelope rejected without receipt (DIGG): kept for operators");
                     Ok(())
@@ -259,9 +261,19 @@ fn party_mismatch(facts: &EnvelopeFacts, original_sender: &str, final_recipient:
     None
 }
 
+/// What a business receipt answers.
+enum Answered<'a> {
+    /// A message stored in this inbox.
+    Stored { functional_address: &'a str },
+    /// A message rejected and not stored, received under this AS4 MessageId.
+    Rejected { as4_id: &'a str },
+}
+
 /// Seals our receipt for `facts` and puts it in the outbox. For an accepted
-/// message the inbox entry is marked RECEIPT_SENT in the same transaction.
-fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Validation, inbox: Option<&str>) -> Result<(), String> {
+/// message the inbox entry is marked RECEIPT_SENT in the same transaction;
+/// for a rejected one the AS4 MessageId is recorded with it, so a resend is
+/// not answered twice.
+fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Validation, answered: Answered<'_>) -> Result<(), String> {
     let now = OffsetDateTime::now_utc();
     let receipt = envelope::receipt_for(facts, uuid::Uuid::new_v4().to_string(), now, validation);
     let signing = &state.config.keys.org_signing;
@@ -278,11 +290,20 @@ fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Va
         now,
         &state.retry,
     );
-    match inbox {
-        Some(address) => state.store.submit_receipt(address, &facts.header.id, &entry, &sealed, now).map(|_| ()),
-        None => state.store.submit(&entry, sealed),
+    match answered {
+        Answered::Stored { functional_address } => {
+            state.store.submit_receipt(functional_address, &facts.header.id, &entry, &sealed, now).map_err(|e| e.to_string())?;
+        }
+        Answered::Rejected { as4_id } => {
+            match state.store.submit_rejection(as4_id, &facts.header.id, &entry, sealed, now).map_err(|e| e.to_string())? {
+                ReceiveOutcome::Inserted => {}
+                ReceiveOutcome::Duplicate { .. } => {
+                    state.metrics.bump(Counter::InboundDuplicates);
+                    return Ok(());
+                }
+            }
+        }
     }
-    .map_err(|e| e.to_string())?;
     state.metrics.bump(Counter::BusinessReceiptsSent);
     let outcome = if validation.is_accepted() { Outcome::Accepted } else { Outcome::Rejected };
     audit(state, AuditAction::BusinessReceipt, outcome, Some(facts), "receipt queued");

@@ -641,6 +641,55 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Queues the REJECTED business receipt for a message that was not
+    /// stored, and records the message's AS4 MessageId in the same
+    /// transaction: an AS4 resend of it (the sender missed our AS4 receipt)
+    /// is then [`ReceiveOutcome::Duplicate`] and gets no second receipt.
+    pub fn submit_rejection(
+        &self,
+        as4_message_id: &str,
+        rejected_message_id: &str,
+        receipt: &OutboxEntry,
+        sealed_receipt: impl Into<Blob>,
+        now: OffsetDateTime,
+    ) -> Result<ReceiveOutcome, StoreError> {
+        check_new(receipt)?;
+        check_id("AS4 MessageId", as4_message_id)?;
+        check_id("receipt id", receipt.id())?;
+        let record = encode(receipt)?;
+        let dedup = encode(&DedupRecord {
+            message_id: rejected_message_id.to_owned(),
+            kind: DocumentType::Message,
+            received_at: now,
+        })?;
+        let (payload, file) = self.payload_record(&sealed_receipt.into())?;
+        let outcome = committed((&self.dedup, &self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
+            |(dedup_tree, outbox, payloads, due, expiry)| {
+                if let Some(seen) = dedup_tree.get(as4_message_id)? {
+                    let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
+                    return Ok(ReceiveOutcome::Duplicate { message_id: seen.message_id });
+                }
+                if outbox.get(receipt.id())?.is_some() {
+                    return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
+                }
+                outbox.insert(receipt.id(), record.clone())?;
+                payloads.insert(receipt.id(), payload.clone())?;
+                index_outbox(due, expiry, None, receipt)?;
+                dedup_tree.insert(as4_message_id, dedup.clone())?;
+                Ok(ReceiveOutcome::Inserted)
+            },
+        ));
+        if let (Some(file), Ok(ReceiveOutcome::Duplicate { .. }) | Err(_)) = (file, &outcome) {
+            let _ = std::fs::remove_file(file);
+        }
+        let outcome = outcome?;
+        self.flush()?;
+        if outcome == ReceiveOutcome::Inserted {
+            self.counters.outbox_moved(None, receipt.state());
+        }
+        Ok(outcome)
+    }
+
     /// The inbox of `functional_address`, in order of receipt.
     pub fn inbox(&self, functional_address: &str, filter: &InboxFilter) -> Result<Vec<InboxEntry>, StoreError> {
         let prefix = inbox_prefix(functional_address)?;
