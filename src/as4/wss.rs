@@ -38,7 +38,7 @@ use crate::xmlsec::algorithm::{
 };
 use crate::xmlsec::cipher::{BlockCipher, CipherError, KeyTransport, SessionKey, XENC11_NS, XENC_NS};
 use crate::xmlsec::reference::WSU_NS;
-use crate::xmlsec::sign::AttachmentResolver;
+use crate::xmlsec::sign::{AttachmentContent, AttachmentResolver};
 use crate::xmlsec::{base64_decode, base64_encode};
 
 use super::error::{As4Error, HeaderError, LocalError, SecurityError};
@@ -505,7 +505,7 @@ impl<'a> Decryptor<'a> {
 }
 
 impl AttachmentResolver for Decryptor<'_> {
-    fn attachment(&mut self, content_id: &str) -> Option<&[u8]> {
+    fn attachment(&mut self, content_id: &str) -> Option<AttachmentContent<'_>> {
         if content_id != self.encryption.content_id {
             return None;
         }
@@ -515,6 +515,6 @@ impl AttachmentResolver for Decryptor<'_> {
                 Err(e) => self.failure = Some(e),
             }
         }
-        self.plaintext.as_deref()
+        self.plaintext.as_deref().map(AttachmentContent::Bytes)
     }
 }
