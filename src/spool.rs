@@ -106,6 +106,14 @@ pub struct TooLarge {
     pub limit: u64,
 }
 
+impl TooLarge {
+    /// Whether `error` is a [`BlobWriter`] refusing to pass its limit (and
+    /// not, say, the file system's own `EFBIG`).
+    pub fn is(error: &io::Error) -> bool {
+        error.get_ref().is_some_and(|inner| inner.is::<TooLarge>())
+    }
+}
+
 impl BlobWriter {
     pub fn written(&self) -> u64 {
         self.written
@@ -376,6 +384,69 @@ impl BufRead for BlobReader {
     }
 }
 
+/// A reader or writer that remembers its first I/O error. Codecs (gzip,
+/// the streaming ciphers) turn every failure into one of their own; with
+/// this, a disk error of ours is told apart from bad input.
+pub struct Recorded<T> {
+    inner: T,
+    error: Option<String>,
+}
+
+impl<T> Recorded<T> {
+    pub fn new(inner: T) -> Self {
+        Self { inner, error: None }
+    }
+
+    /// The first I/O error, if there was one.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+
+    fn record<V>(&mut self, result: io::Result<V>) -> io::Result<V> {
+        if let Err(e) = &result {
+            self.error.get_or_insert_with(|| e.to_string());
+        }
+        result
+    }
+}
+
+impl<R: Read> Read for Recorded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = self.inner.read(buf);
+        self.record(result)
+    }
+}
+
+impl<R: BufRead> BufRead for Recorded<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if let Err(e) = self.inner.fill_buf() {
+            self.error.get_or_insert_with(|| e.to_string());
+            return Err(e);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount)
+    }
+}
+
+impl<W: Write> Write for Recorded<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.record(result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.inner.flush();
+        self.record(result)
+    }
+}
+
 /// An HTTP body (for hyper, and reqwest through `reqwest::Body::wrap`) of
 /// exactly `len` bytes read from a blocking reader, such as a
 /// [`BlobReader`]: a task on tokio's blocking pool reads it in
@@ -488,6 +559,8 @@ mod tests {
         let (_dir, spool) = spool(4);
         let err = spool.copy_from(&mut &[0u8; 101][..], 100).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert!(TooLarge::is(&err));
+        assert!(!TooLarge::is(&io::Error::from(io::ErrorKind::FileTooLarge)));
         let blob = spool.copy_from(&mut &[1u8; 10][..], 100).unwrap();
         assert!(blob.range(5, 6).is_err());
         assert!(blob.range(u64::MAX, 2).is_err());

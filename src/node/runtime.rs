@@ -20,6 +20,7 @@ use crate::sdk::envelope::{self, SealError, SealOptions};
 use crate::sdk::message::SdkMessage;
 use crate::sdk::message_rules::validate_message_bytes;
 use crate::sdk::Validation;
+use crate::spool::Spool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -75,6 +76,9 @@ pub struct NodeState {
     pub retry: RetryPolicy,
     /// Wakes the outbox worker when something new is due now.
     pub outbox_notify: Arc<tokio::sync::Notify>,
+    /// `<data_dir>/spool`: AS4 messages being received or sent, on disk
+    /// when large.
+    pub spool: Spool,
 }
 
 pub type Shared = Arc<NodeState>;
@@ -85,6 +89,9 @@ impl NodeState {
     pub fn open(config: NodeConfig) -> Result<Shared, NodeError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| NodeError::Other(format!("{}: {e}", config.data_dir.display())))?;
         let store = Store::open(config.data_dir.join("store"))?;
+        // Leftovers of an earlier run are removed.
+        let spool_dir = config.data_dir.join("spool");
+        let spool = Spool::new(&spool_dir).map_err(|e| NodeError::Other(format!("{}: {e}", spool_dir.display())))?;
         let person_key = PersonKey::load_or_create(&config.data_dir.join("audit-person.key"))?;
         let audit = AuditLog::open(config.data_dir.join("audit.log"), person_key)?;
         audit_configuration(&config, &audit)?;
@@ -100,7 +107,7 @@ impl NodeState {
             .map_err(|e| NodeError::Tls(e.to_string()))?;
         let retry = retry_policy(&config.retry);
         let outbox_notify = Arc::new(tokio::sync::Notify::new());
-        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify }))
+        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify, spool }))
     }
 
     pub fn org_id(&self) -> &str {
