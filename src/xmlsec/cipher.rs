@@ -218,7 +218,7 @@ impl BlockCipher {
 /// Length of the plaintext inside a decrypted CBC body under XML-Enc's rule
 /// (§5.2): the last byte gives the padding length, 1..=block size; the other
 /// padding bytes are arbitrary and deliberately not inspected.
-fn xmlenc_unpadded_len(body: &[u8]) -> Option<usize> {
+pub(crate) fn xmlenc_unpadded_len(body: &[u8]) -> Option<usize> {
     let pad = usize::from(*body.last()?);
     if pad == 0 || pad > AES_BLOCK_LEN || pad > body.len() {
         return None;
@@ -383,12 +383,12 @@ impl std::fmt::Debug for SessionKey {
 
 /// Zeroes key material; `black_box` keeps the compiler from dropping the
 /// writes as dead stores.
-fn wipe(bytes: &mut [u8]) {
+pub(crate) fn wipe(bytes: &mut [u8]) {
     bytes.fill(0);
     std::hint::black_box(bytes);
 }
 
-fn fill_random(dest: &mut [u8]) -> Result<(), CipherError> {
+pub(crate) fn fill_random(dest: &mut [u8]) -> Result<(), CipherError> {
     aws_lc_rs::rand::fill(dest).map_err(|_| CipherError::RandomFailed)
 }
 

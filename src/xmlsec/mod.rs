@@ -33,6 +33,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 pub mod cipher;
 pub mod decrypt;
 pub mod encrypt;
+pub mod stream;
 
 /// Replaces the children of `element` with one text node.
 pub(crate) fn set_text(doc: &mut crate::xml::Document, element: crate::xml::NodeId, text: &str) {
