@@ -39,6 +39,7 @@ use crate::xmlsec::algorithm::{
 };
 use crate::xmlsec::cipher::{BlockCipher, CipherError, KeyTransport, SessionKey, XENC11_NS, XENC_NS};
 use crate::xmlsec::reference::WSU_NS;
+use crate::xmlsec::stream::{decrypt_stream, encrypt_stream};
 use crate::xmlsec::sign::{AttachmentContent, AttachmentResolver};
 use crate::xmlsec::{base64_decode, base64_encode};
 
@@ -138,48 +139,12 @@ impl SealingKey {
     pub fn encrypt_blob(self, plaintext: &Blob, spool: &Spool) -> Result<Blob, LocalError> {
         let mut input = Recorded::new(plaintext.reader().map_err(LocalError::storage)?);
         let mut output = Recorded::new(spool.writer(u64::MAX));
-        let result = stream::encrypt_stream(BLOCK_CIPHER, &self.0, &mut input, &mut output);
+        let result = encrypt_stream(BLOCK_CIPHER, &self.0, &mut input, &mut output);
         if let Some(e) = input.error().or(output.error()) {
             return Err(LocalError::Storage(e.to_owned()));
         }
         result.map_err(|e| LocalError::Build(e.to_string()))?;
         output.into_inner().finish().map_err(LocalError::storage)
-    }
-}
-
-/// Streaming AES-GCM for the payload.
-// TODO(streaming-crypto): one-shot stand-ins with the signatures of
-// `crate::xmlsec::stream::{encrypt_stream, decrypt_stream}` (branch h-crypto);
-// they load the payload. Replace this module by that one once merged.
-mod stream {
-    use std::io::{Read, Write};
-
-    use crate::xmlsec::cipher::{BlockCipher, CipherError, SessionKey};
-
-    pub fn encrypt_stream(
-        cipher: BlockCipher,
-        key: &SessionKey,
-        input: &mut impl Read,
-        output: &mut impl Write,
-    ) -> Result<u64, CipherError> {
-        let mut plaintext = Vec::new();
-        input.read_to_end(&mut plaintext).map_err(|_| CipherError::EncryptionFailed)?;
-        let ciphertext = cipher.encrypt(key, plaintext)?;
-        output.write_all(&ciphertext).map_err(|_| CipherError::EncryptionFailed)?;
-        Ok(ciphertext.len() as u64)
-    }
-
-    pub fn decrypt_stream(
-        cipher: BlockCipher,
-        key: &SessionKey,
-        input: &mut impl Read,
-        output: &mut impl Write,
-    ) -> Result<u64, CipherError> {
-        let mut ciphertext = Vec::new();
-        input.read_to_end(&mut ciphertext).map_err(|_| CipherError::CannotDecrypt)?;
-        let plaintext = cipher.decrypt(key, ciphertext)?;
-        output.write_all(&plaintext).map_err(|_| CipherError::CannotDecrypt)?;
-        Ok(plaintext.len() as u64)
     }
 }
 
@@ -552,7 +517,7 @@ impl<'a> Decryptor<'a> {
         let mut input = Recorded::new(ciphertext.reader().map_err(LocalError::storage)?);
         // The plaintext is never longer than the ciphertext.
         let mut output = Recorded::new(self.spool.writer(ciphertext.len()));
-        let result = stream::decrypt_stream(*cipher, &session_key, &mut input, &mut output);
+        let result = decrypt_stream(*cipher, &session_key, &mut input, &mut output);
         if let Some(e) = input.error().or(output.error()) {
             return Err(LocalError::Storage(e.to_owned()).into());
         }
