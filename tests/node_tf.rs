@@ -687,6 +687,39 @@ async fn a_tampered_as4_message_gets_a_security_error_and_is_not_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_declared_over_the_size_cap_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = DevNetwork::start(dir.path(), &orgs()).await.expect("network starts");
+    let (bup, soc) = (net.node(BUP), net.node(SOC));
+    let msg = message(&bup.org, &soc.org);
+    let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), None));
+
+    // Zeros, announced as one byte over the cap: answered from the headers.
+    let length = soc.state.config.limits.max_as4_message_bytes as u64 + 1;
+    let zeros = brygga::spool::ReaderBody::new(std::io::Read::take(std::io::repeat(0), length), length);
+    let response = bup
+        .state
+        .as4_http
+        .post(format!("https://127.0.0.1:{}/as4", soc.bound.as4.port()))
+        .header(reqwest::header::CONTENT_TYPE, &request.content_type)
+        .body(reqwest::Body::wrap(zeros))
+        .send()
+        .await
+        .expect("an answer before the body is sent");
+    assert_eq!(response.status().as_u16(), 500);
+    let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    let body = response.bytes().await.unwrap().to_vec();
+    let answer = Answer { status: 500, content_type, body };
+    let errors = receipt_or_errors(soc, &request, &answer).expect_err("refused");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "EBMS:0004");
+    assert!(errors[0].detail.as_deref().unwrap_or_default().contains("message exceeds"), "{errors:?}");
+    assert_eq!(std::fs::read_dir(soc.state.spool.dir()).unwrap().count(), 0, "nothing spooled");
+    assert!(inbox(soc).is_empty());
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_as4_message_twice_is_stored_once_and_receipted_both_times() {
     let dir = tempfile::tempdir().unwrap();
     let net = DevNetwork::start(dir.path(), &orgs()).await.expect("network starts");
