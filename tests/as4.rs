@@ -13,6 +13,7 @@ use brygga::as4::{
 };
 use brygga::pki::dev::{DevCa, DevIdentity};
 use brygga::pki::{TrustPolicy, TrustedCertificate};
+use brygga::spool::{Blob, Spool};
 use brygga::xml::{parse_str, serialize, C14nMethod, NodeId};
 use brygga::xmlsec::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform};
 use brygga::xmlsec::sign::{sign_with, Attachments, KeyInfoSpec, ReferenceSpec, SigningOptions};
@@ -68,16 +69,43 @@ fn params() -> UserMessageParams<'static> {
     }
 }
 
+fn spool() -> Spool {
+    Spool::temporary()
+}
+
 fn send(xhe: &[u8]) -> As4Request {
     let p = pki();
-    build_user_message(&params(), xhe, &p.sender.key, &p.sender.certificate, &receiver_certificate(), now()).unwrap()
+    build_user_message(
+        &params(),
+        &Blob::from(xhe),
+        &spool(),
+        &p.sender.key,
+        &p.sender.certificate,
+        &receiver_certificate(),
+        now(),
+    )
+    .unwrap()
+}
+
+/// The request's body in memory.
+fn bytes(request: &As4Request) -> Vec<u8> {
+    request.body.to_vec(u64::MAX).unwrap()
+}
+
+/// The request's body as the receiver spools it.
+fn received(request: &As4Request) -> Blob {
+    spool().copy_from(&mut request.body.reader(), u64::MAX).unwrap()
+}
+
+fn xhe_of(message: &brygga::as4::VerifiedUserMessage) -> Vec<u8> {
+    message.xhe().to_vec(u64::MAX).unwrap()
 }
 
 /// Parses and opens `request` at the receiver, under `limits`.
 fn receive(request: &As4Request, limits: &As4Limits) -> Result<brygga::as4::VerifiedUserMessage, As4Error> {
     let p = pki();
-    let parsed = parse_inbound(&request.content_type, request.body.clone(), limits)?;
-    verify_and_open(parsed, &trust(), &p.receiver.key, &p.receiver.certificate, now(), limits)
+    let parsed = parse_inbound(&request.content_type, received(request), limits)?;
+    verify_and_open(parsed, &trust(), &p.receiver.key, &p.receiver.certificate, now(), limits, &spool())
 }
 
 fn code(error: &As4Error) -> ErrorCode {
@@ -88,10 +116,10 @@ fn code(error: &As4Error) -> ErrorCode {
 /// MIME framing intact).
 fn tampered(request: &As4Request, from: &str, to: &str) -> As4Request {
     assert_eq!(from.len(), to.len());
-    let at = mime_find(&request.body, from.as_bytes()).unwrap_or_else(|| panic!("'{from}' not in the message"));
-    let mut copy = request.clone();
-    copy.body[at..at + to.len()].copy_from_slice(to.as_bytes());
-    copy
+    let mut body = bytes(request);
+    let at = mime_find(&body, from.as_bytes()).unwrap_or_else(|| panic!("'{from}' not in the message"));
+    body[at..at + to.len()].copy_from_slice(to.as_bytes());
+    As4Request { body: body.into(), ..request.clone() }
 }
 
 fn mime_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -99,13 +127,13 @@ fn mime_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn envelope_text(request: &As4Request) -> String {
-    let unpacked = mime::unpack(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
+    let unpacked = mime::unpack(&request.content_type, received(request), &As4Limits::default()).unwrap();
     String::from_utf8(unpacked.envelope).unwrap()
 }
 
 /// `request` with its envelope replaced by `envelope` (re-packed).
 fn with_envelope(request: &As4Request, envelope: &str) -> As4Request {
-    let unpacked = mime::unpack(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
+    let unpacked = mime::unpack(&request.content_type, received(request), &As4Limits::default()).unwrap();
     let a = &unpacked.attachments[0];
     let packed = mime::pack(
         envelope.as_bytes(),
@@ -121,10 +149,10 @@ fn user_message_round_trip_delivers_the_xhe() {
     assert!(request.content_type.starts_with("multipart/related; boundary="));
     assert!(request.content_type.contains("type=\"application/soap+xml\""));
     assert!(request.message_id.ends_with("@brygga"));
-    assert_eq!(mime_find(&request.body, b"ExchangeHeaderEnvelope"), None, "the payload travels encrypted");
+    assert_eq!(mime_find(&bytes(&request), b"ExchangeHeaderEnvelope"), None, "the payload travels encrypted");
 
     let opened = receive(&request, &As4Limits::default()).unwrap();
-    assert_eq!(opened.xhe(), XHE);
+    assert_eq!(xhe_of(&opened), XHE);
     assert_eq!(opened.message_id(), request.message_id);
     assert_eq!(opened.conversation_id(), "7bc5576a-3f87-4cf5-a0c5-277da06fcacb");
     assert_eq!(opened.action(), Some(Action::Message));
@@ -162,7 +190,7 @@ fn the_wire_format_is_digg_s_profile() {
         assert!(envelope.contains(expected), "missing {expected}");
     }
     assert!(envelope.contains(Action::Message.value()));
-    let unpacked = mime::unpack(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
+    let unpacked = mime::unpack(&request.content_type, received(&request), &As4Limits::default()).unwrap();
     assert_eq!(unpacked.attachments[0].content_id, "message");
     assert_eq!(unpacked.attachments[0].content_type, "application/octet-stream");
 }
@@ -213,7 +241,8 @@ fn receipt_with_other_digests_is_refused() {
     again.message_id = Some(first.message_id.clone());
     let second = build_user_message(
         &again,
-        b"<XHE>other</XHE>",
+        &Blob::from(&b"<XHE>other</XHE>"[..]),
+        &spool(),
         &p.sender.key,
         &p.sender.certificate,
         &receiver_certificate(),
@@ -328,22 +357,31 @@ fn signature_wrapping_is_refused() {
 fn expired_timestamp_fails_authentication() {
     let p = pki();
     let request = send(XHE);
-    let parsed = parse_inbound(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
+    let parsed = parse_inbound(&request.content_type, received(&request), &As4Limits::default()).unwrap();
     let later = now() + Duration::hours(1);
-    let error =
-        verify_and_open(parsed, &trust(), &p.receiver.key, &p.receiver.certificate, later, &As4Limits::default())
-            .unwrap_err();
+    let error = verify_and_open(
+        parsed,
+        &trust(),
+        &p.receiver.key,
+        &p.receiver.certificate,
+        later,
+        &As4Limits::default(),
+        &spool(),
+    )
+    .unwrap_err();
     assert!(matches!(error, As4Error::Security(SecurityError::Timestamp(_))), "{error:?}");
     assert_eq!(code(&error), ErrorCode::FailedAuthentication);
 }
 
 #[test]
 fn tampered_attachment_fails_decryption() {
-    let mut copy = send(XHE);
+    let request = send(XHE);
+    let mut body = bytes(&request);
     // The attachment is the last part; the bytes before its closing
     // delimiter are the GCM tag, those at its start the IV.
-    let close = copy.body.windows(17).rposition(|w| w == b"\r\n--MIMEBoundary_").unwrap();
-    copy.body[close - 1] ^= 0x01;
+    let close = body.windows(17).rposition(|w| w == b"\r\n--MIMEBoundary_").unwrap();
+    body[close - 1] ^= 0x01;
+    let copy = As4Request { body: body.into(), ..request };
     let error = receive(&copy, &As4Limits::default()).unwrap_err();
     assert!(matches!(error, As4Error::Security(SecurityError::Decryption)), "{error:?}");
     assert_eq!(peer_error(&error), EbmsError::new(ErrorCode::FailedDecryption));
@@ -353,9 +391,10 @@ fn tampered_attachment_fails_decryption() {
 fn message_for_another_certificate_fails_decryption() {
     let p = pki();
     let request = send(XHE);
-    let parsed = parse_inbound(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
-    let error = verify_and_open(parsed, &trust(), &p.other.key, &p.other.certificate, now(), &As4Limits::default())
-        .unwrap_err();
+    let parsed = parse_inbound(&request.content_type, received(&request), &As4Limits::default()).unwrap();
+    let error =
+        verify_and_open(parsed, &trust(), &p.other.key, &p.other.certificate, now(), &As4Limits::default(), &spool())
+            .unwrap_err();
     assert!(matches!(error, As4Error::Security(SecurityError::Decryption)), "{error:?}");
     assert_eq!(code(&error), ErrorCode::FailedDecryption);
 }
@@ -363,9 +402,16 @@ fn message_for_another_certificate_fails_decryption() {
 #[test]
 fn sender_outside_the_access_point_ca_fails_authentication() {
     let p = pki();
-    let request =
-        build_user_message(&params(), XHE, &p.stranger.key, &p.stranger.certificate, &receiver_certificate(), now())
-            .unwrap();
+    let request = build_user_message(
+        &params(),
+        &Blob::from(XHE),
+        &spool(),
+        &p.stranger.key,
+        &p.stranger.certificate,
+        &receiver_certificate(),
+        now(),
+    )
+    .unwrap();
     let error = receive(&request, &As4Limits::default()).unwrap_err();
     assert!(matches!(error, As4Error::Security(SecurityError::Signature(_))), "{error:?}");
     assert_eq!(code(&error), ErrorCode::FailedAuthentication);
@@ -381,7 +427,7 @@ fn gzip_bomb_is_refused() {
     assert_eq!(error, As4Error::Payload(PayloadError::TooLarge { limit: 1024 * 1024 }));
     assert_eq!(code(&error), ErrorCode::DecompressionFailure);
     // The same message within the cap opens.
-    assert_eq!(receive(&request, &As4Limits::default()).unwrap().xhe().len(), bomb.len());
+    assert_eq!(receive(&request, &As4Limits::default()).unwrap().xhe().len(), bomb.len() as u64);
 }
 
 #[test]
@@ -403,7 +449,7 @@ fn unknown_action_is_not_serviced() {
     let action = Action::Message.value();
     let unknown = action.replace("MessageWithAttachments:3", "MessageWithAttachments:9");
     let request = with_envelope(&request, &envelope_text(&request).replacen(action, &unknown, 1));
-    let parsed = parse_inbound(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
+    let parsed = parse_inbound(&request.content_type, received(&request), &As4Limits::default()).unwrap();
     let error = check_serviced(parsed.unverified_header(), |_, _| true).unwrap_err();
     assert!(matches!(error, As4Error::Service(ServiceError::UnknownAction(_))), "{error:?}");
     assert_eq!(peer_error(&error), EbmsError::with_detail(ErrorCode::Other, NOT_SERVICED));
@@ -413,7 +459,7 @@ fn unknown_action_is_not_serviced() {
 fn participant_not_served_gets_a_signed_not_serviced_error() {
     let p = pki();
     let request = send(XHE);
-    let parsed = parse_inbound(&request.content_type, request.body.clone(), &As4Limits::default()).unwrap();
+    let parsed = parse_inbound(&request.content_type, received(&request), &As4Limits::default()).unwrap();
     let served = |recipient: &str, action: Action| recipient == "0203:someone.else" && action == Action::Message;
     let error = check_serviced(parsed.unverified_header(), served).unwrap_err();
     assert!(matches!(error, As4Error::Service(ServiceError::Participant { .. })), "{error:?}");
@@ -448,12 +494,12 @@ fn participant_not_served_gets_a_signed_not_serviced_error() {
 fn message_over_the_size_cap_is_refused_before_parsing() {
     let limits = As4Limits { max_message_bytes: 1000, ..As4Limits::default() };
     // Not even MIME: the size is checked first.
-    let error = parse_inbound("garbage", vec![0xff; 1001], &limits).unwrap_err();
+    let error = parse_inbound("garbage", Blob::from(vec![0xff; 1001]), &limits).unwrap_err();
     assert_eq!(error, As4Error::Packaging(PackagingError::TooLarge { size: 1001, limit: 1000 }));
     assert_eq!(code(&error), ErrorCode::Other);
     let request = send(XHE);
     assert!(matches!(
-        parse_inbound(&request.content_type, request.body, &limits),
+        parse_inbound(&request.content_type, received(&request), &limits),
         Err(As4Error::Packaging(PackagingError::TooLarge { .. }))
     ));
 }
@@ -513,15 +559,13 @@ fn hand_built(payload: Vec<u8>) -> As4Request {
     )
     .unwrap();
     let envelope = serialize(&doc, NodeId::DOCUMENT);
-    let ciphertext = sealing.encrypt(payload).unwrap();
+    let ciphertext = Blob::from(sealing.encrypt(payload).unwrap());
     let packed = mime::pack(
         &envelope,
         &[OutboundPart { content_id: "message", content_type: "application/octet-stream", content: &ciphertext }],
     )
     .unwrap();
-    let sent = build_user_message(&params(), XHE, &p.sender.key, &p.sender.certificate, &receiver_certificate(), now())
-        .unwrap()
-        .sent;
+    let sent = send(XHE).sent;
     As4Request { content_type: packed.content_type, body: packed.body, message_id: header.message_id, sent }
 }
 
@@ -531,7 +575,7 @@ fn bad_compression_is_a_decompression_failure() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, XHE).unwrap();
     let good = hand_built(gz.finish().unwrap());
-    assert_eq!(receive(&good, &As4Limits::default()).unwrap().xhe(), XHE);
+    assert_eq!(xhe_of(&receive(&good, &As4Limits::default()).unwrap()), XHE);
 
     let request = hand_built(b"<XHE>not compressed</XHE>".to_vec());
     let error = receive(&request, &As4Limits::default()).unwrap_err();
@@ -551,7 +595,7 @@ fn header_and_packaging_errors_tell_the_peer_what_is_wrong() {
     assert!(told.detail.is_some());
 
     // SOAP 1.1 is refused at the content type.
-    let error = parse_inbound("text/xml; charset=UTF-8", b"<a/>".to_vec(), &As4Limits::default()).unwrap_err();
+    let error = parse_inbound("text/xml; charset=UTF-8", Blob::from(&b"<a/>"[..]), &As4Limits::default()).unwrap_err();
     assert_eq!(code(&error), ErrorCode::MimeInconsistency);
 
     // A header block we do not know is refused, not ignored.
@@ -601,4 +645,79 @@ fn error_signals_say_nothing_about_security_details() {
     let Err(As4Error::Receipt(ReceiptError::PeerErrors(errors))) = result else { panic!("{result:?}") };
     assert_eq!(errors[0].code, "EBMS:0102");
     assert_eq!(ErrorCode::from_code(&errors[0].code), Some(ErrorCode::FailedDecryption));
+}
+
+/// A 40 MB XHE through file-backed blobs only (spool threshold 0): built,
+/// spooled as the receiver does, parsed and opened; what comes out is the
+/// XHE, byte for byte, and the spool is empty afterwards.
+#[test]
+fn a_large_xhe_travels_through_the_spool() {
+    use std::io::Write as _;
+    const SIZE: usize = 40 * 1024 * 1024;
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path().join("spool")).unwrap().with_memory_threshold(0);
+    let files = || std::fs::read_dir(spool.dir()).unwrap().count();
+
+    // Base64-like text, as an XHE mostly is: compresses to about 3/4.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut writer = spool.writer(u64::MAX);
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let head = b"<XHE xmlns=\"http://docs.oasis-open.org/bdxr/ns/XHE/1/ExchangeHeaderEnvelope\"><Payload>";
+    let tail = b"</Payload></XHE>";
+    writer.write_all(head).unwrap();
+    digest.update(head);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut line = [0u8; 4096];
+    for _ in 0..(SIZE - head.len() - tail.len()) / line.len() {
+        for b in line.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *b = ALPHABET[(state >> 58) as usize];
+        }
+        writer.write_all(&line).unwrap();
+        digest.update(&line);
+    }
+    writer.write_all(tail).unwrap();
+    digest.update(tail);
+    let xhe = writer.finish().unwrap();
+    let expected = digest.finish();
+    assert!(xhe.path().is_some() && xhe.len() > 39 * 1024 * 1024);
+
+    let request = build_user_message(
+        &params(),
+        &xhe,
+        &spool,
+        &p.sender.key,
+        &p.sender.certificate,
+        &receiver_certificate(),
+        now(),
+    )
+    .unwrap();
+    drop(xhe);
+    assert!(request.body.len() > 25 * 1024 * 1024, "{}", request.body.len());
+    assert!(request.body.pieces().iter().any(|piece| piece.path().is_some()), "the payload is not copied into memory");
+
+    let body = spool.copy_from(&mut request.body.reader(), u64::MAX).unwrap();
+    let parsed = parse_inbound(&request.content_type, body, &As4Limits::default()).unwrap();
+    let opened = verify_and_open(
+        parsed,
+        &trust(),
+        &p.receiver.key,
+        &p.receiver.certificate,
+        now(),
+        &As4Limits::default(),
+        &spool,
+    )
+    .unwrap();
+    assert_eq!(opened.references(), request.sent.references());
+    let out = opened.into_xhe();
+    assert!(out.path().is_some(), "the XHE comes out in a spool file");
+    let mut actual = ring::digest::Context::new(&ring::digest::SHA256);
+    out.for_each_chunk(|chunk| actual.update(chunk)).unwrap();
+    assert_eq!(out.len() as usize, head.len() + tail.len() + (SIZE - head.len() - tail.len()) / 4096 * 4096);
+    assert_eq!(actual.finish().as_ref(), expected.as_ref());
+    drop((out, request));
+    assert_eq!(files(), 0, "every spool file is gone");
 }

@@ -131,7 +131,9 @@ fn as4_request(from: &DevNode, to: &DevNode, final_recipient: &str, xhe_id: &str
         final_recipient,
     };
     let ap = &from.state.config.keys.access_point;
-    as4::build_user_message(&params, xhe, ap.key(), ap.certificate(), &receiver, OffsetDateTime::now_utc()).expect("AS4 message")
+    let xhe = brygga::spool::Blob::from(xhe);
+    as4::build_user_message(&params, &xhe, &from.state.spool, ap.key(), ap.certificate(), &receiver, OffsetDateTime::now_utc())
+        .expect("AS4 message")
 }
 
 /// An HTTP answer from an AS4 endpoint.
@@ -327,7 +329,7 @@ async fn tf03_a_sender_with_an_access_point_certificate_from_another_environment
 
     // By hand, to read the error: EBMS:0103, origin security, signed by SOC.
     let request = as4_request(intruder, soc, SOC, msg.message_id(), &seal(intruder, soc, &msg.to_xml(), None));
-    let answer = post(intruder, soc, &request.content_type, request.body.clone()).await;
+    let answer = post(intruder, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
     assert_eq!(answer.status, 500);
     let errors = receipt_or_errors(soc, &request, &answer).expect_err("refused");
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -344,7 +346,7 @@ async fn tf03_a_sender_with_an_access_point_certificate_from_another_environment
     )
     .unwrap();
     let client = reqwest::Client::builder().use_preconfigured_tls((*foreign_tls).clone()).build().unwrap();
-    let refused = post_with(&client, soc, &request.content_type, request.body.clone()).await;
+    let refused = post_with(&client, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
     assert!(refused.is_err(), "the TLS handshake must fail");
 
     // Nothing stored at SOC, nothing answered with a business receipt.
@@ -559,7 +561,7 @@ async fn tf09_a_badly_formatted_envelope_is_logged_for_operators_without_a_recei
     let broken = sealed[..sealed.len() / 2].to_vec();
     for xhe in [&no_id, &broken] {
         let request = as4_request(bup, soc, SOC, msg.message_id(), xhe);
-        let answer = post(bup, soc, &request.content_type, request.body.clone()).await;
+        let answer = post(bup, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
         // The AS4 layer took delivery: its receipt is signed and matches.
         assert_eq!(answer.status, 200);
         receipt_or_errors(soc, &request, &answer).expect("AS4 receipt");
@@ -617,7 +619,7 @@ async fn tf10_an_envelope_that_does_not_match_the_published_metadata_is_rejected
     let wrong_recipient = message(&bup.org, &DevOrg::new("Annan", "0203:annan.example.se", SOC_FA));
     for msg in [&spoofed_sender, &wrong_recipient] {
         let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), None));
-        let answer = post(bup, soc, &request.content_type, request.body.clone()).await;
+        let answer = post(bup, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
         let _ = receipt_or_errors(soc, &request, &answer);
     }
     let rejected = audited(soc, AuditAction::ValidationResult, Outcome::Rejected);
@@ -641,7 +643,7 @@ async fn a_message_for_a_participant_the_access_point_does_not_serve_gets_ebms_0
     let (bup, soc) = (net.node(BUP), net.node(SOC));
     let msg = message(&bup.org, &soc.org);
     let request = as4_request(bup, soc, "0203:nobody.example.se", msg.message_id(), &seal(bup, soc, &msg.to_xml(), None));
-    let answer = post(bup, soc, &request.content_type, request.body.clone()).await;
+    let answer = post(bup, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
 
     let errors = as4::unverified_errors(&answer.content_type, answer.body.clone(), &As4Limits::default());
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -664,7 +666,7 @@ async fn a_tampered_as4_message_gets_a_security_error_and_is_not_stored() {
     let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), None));
 
     // One hex digit of the ConversationId, inside the signed eb:Messaging.
-    let mut body = request.body.clone();
+    let mut body = request.body.to_vec(u64::MAX).unwrap();
     let marker = b":ConversationId>";
     let at = body.windows(marker.len()).position(|w| w == marker).expect("ConversationId in the envelope") + marker.len();
     body[at] = if body[at] == b'a' { b'b' } else { b'a' };
@@ -678,9 +680,42 @@ async fn a_tampered_as4_message_gets_a_security_error_and_is_not_stored() {
     assert_eq!(outbox_count(soc), 0);
 
     // The untouched message goes through.
-    let answer = post(bup, soc, &request.content_type, request.body.clone()).await;
+    let answer = post(bup, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
     receipt_or_errors(soc, &request, &answer).expect("AS4 receipt");
     assert_eq!(inbox(soc).len(), 1);
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_declared_over_the_size_cap_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = DevNetwork::start(dir.path(), &orgs()).await.expect("network starts");
+    let (bup, soc) = (net.node(BUP), net.node(SOC));
+    let msg = message(&bup.org, &soc.org);
+    let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), None));
+
+    // Zeros, announced as one byte over the cap: answered from the headers.
+    let length = soc.state.config.limits.max_as4_message_bytes as u64 + 1;
+    let zeros = brygga::spool::ReaderBody::new(std::io::Read::take(std::io::repeat(0), length), length);
+    let response = bup
+        .state
+        .as4_http
+        .post(format!("https://127.0.0.1:{}/as4", soc.bound.as4.port()))
+        .header(reqwest::header::CONTENT_TYPE, &request.content_type)
+        .body(reqwest::Body::wrap(zeros))
+        .send()
+        .await
+        .expect("an answer before the body is sent");
+    assert_eq!(response.status().as_u16(), 500);
+    let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    let body = response.bytes().await.unwrap().to_vec();
+    let answer = Answer { status: 500, content_type, body };
+    let errors = receipt_or_errors(soc, &request, &answer).expect_err("refused");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "EBMS:0004");
+    assert!(errors[0].detail.as_deref().unwrap_or_default().contains("message exceeds"), "{errors:?}");
+    assert_eq!(std::fs::read_dir(soc.state.spool.dir()).unwrap().count(), 0, "nothing spooled");
+    assert!(inbox(soc).is_empty());
     net.stop().await.unwrap();
 }
 
@@ -693,7 +728,7 @@ async fn the_same_as4_message_twice_is_stored_once_and_receipted_both_times() {
     let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), None));
 
     for _ in 0..2 {
-        let answer = post(bup, soc, &request.content_type, request.body.clone()).await;
+        let answer = post(bup, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
         assert_eq!(answer.status, 200);
         receipt_or_errors(soc, &request, &answer).expect("AS4 receipt, both times");
     }

@@ -293,6 +293,15 @@ pub enum LocalError {
     Key(String),
     #[error("cannot build the message: {0}")]
     Build(String),
+    /// Reading or writing the spool (a disk full, a file gone).
+    #[error("local storage: {0}")]
+    Storage(String),
+}
+
+impl LocalError {
+    pub(crate) fn storage(error: std::io::Error) -> LocalError {
+        LocalError::Storage(error.to_string())
+    }
 }
 
 /// Everything that can go wrong in the AS4 layer, by fault.

@@ -1,13 +1,14 @@
 //! The exchanges: build a user message, read and open one, answer it with
 //! a receipt or an error, and check the receipt that answers ours.
 
-use std::io::{Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use rustls_pki_types::UnixTime;
 use time::OffsetDateTime;
 
 use crate::limits::XmlLimits;
 use crate::pki::{Certificate, PrivateKey, TrustPolicy, TrustedCertificate};
+use crate::spool::{Blob, Recorded, Spool, TooLarge, IO_BUFFER};
 use crate::xml::{parse, parse_str, serialize, C14nMethod, Document, NodeId};
 use crate::xmlsec::algorithm::{Transform, DSIG_NS};
 use crate::xmlsec::sign::{sign_with, Attachments, KeyInfoSpec, ReferenceSpec, SigningOptions};
@@ -19,7 +20,7 @@ use super::error::{
     As4Error, EbmsError, HeaderError, LocalError, PackagingError, PayloadError, ReceiptError, SecurityError,
     ServiceError,
 };
-use super::mime::{self, OutboundPart};
+use super::mime::{self, OutboundPart, PackedBody};
 use super::pmode::{Action, COMPRESSION_TYPE, PAYLOAD_CONTENT_ID, PAYLOAD_MIME_TYPE, SERVICE, SERVICE_TYPE};
 use super::soap::{self, Envelope, SOAP12_NS};
 use super::wss::{self, Decryptor, Encryption, Ids, SecurityHeader};
@@ -46,7 +47,8 @@ pub struct UserMessageParams<'a> {
 pub struct As4Request {
     /// The HTTP `Content-Type`.
     pub content_type: String,
-    pub body: Vec<u8>,
+    /// Stream it ([`PackedBody::reader`]); its length is `Content-Length`.
+    pub body: PackedBody,
     pub message_id: String,
     pub sent: SentMessage,
 }
@@ -90,7 +92,7 @@ pub struct ParsedAs4 {
     security: SecurityHeader,
     encryption: Encryption,
     header: UserMessageHeader,
-    ciphertext: Vec<u8>,
+    ciphertext: Blob,
 }
 
 impl ParsedAs4 {
@@ -124,7 +126,7 @@ pub struct VerifiedUserMessage {
     header: UserMessageHeader,
     sender: TrustedCertificate,
     references: Vec<NrrReference>,
-    xhe: Vec<u8>,
+    xhe: Blob,
 }
 
 impl VerifiedUserMessage {
@@ -158,10 +160,11 @@ impl VerifiedUserMessage {
     pub fn references(&self) -> &[NrrReference] {
         &self.references
     }
-    pub fn xhe(&self) -> &[u8] {
+    /// The XHE, in memory or in a spool file (large messages).
+    pub fn xhe(&self) -> &Blob {
         &self.xhe
     }
-    pub fn into_xhe(self) -> Vec<u8> {
+    pub fn into_xhe(self) -> Blob {
         self.xhe
     }
 }
@@ -210,7 +213,7 @@ fn common_name(certificate: &Certificate, whose: &str) -> Result<String, LocalEr
 fn sign_envelope(
     doc: &mut Document,
     ids: &Ids,
-    attachment: Option<(&str, &[u8])>,
+    attachment: Option<(&str, &Blob)>,
     key: &PrivateKey,
 ) -> Result<NodeId, As4Error> {
     let envelope = soap::recognise(doc).map_err(|e| LocalError::Build(e.to_string()))?;
@@ -225,7 +228,7 @@ fn sign_envelope(
     if let Some((content_id, content)) = attachment {
         references
             .push(ReferenceSpec { uri: format!("cid:{content_id}"), transforms: vec![Transform::AttachmentContent] });
-        attachments = attachments.with(content_id, content);
+        attachments = attachments.with_blob(content_id, content);
     }
     let options = SigningOptions {
         c14n: C14nMethod::EXCLUSIVE,
@@ -246,34 +249,60 @@ fn signature_references(doc: &Document, signature: NodeId) -> Result<Vec<NrrRefe
     doc.children_named(signed_info, DSIG_NS, "Reference").map(|r| ebms::read_nrr_reference(doc, r)).collect()
 }
 
-/// Level 1: an XHE is mostly base64 of encrypted or compressed content, on
-/// which higher levels cost four times the time and save next to nothing.
-fn gzip(data: &[u8]) -> Result<Vec<u8>, LocalError> {
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), flate2::Compression::fast());
-    encoder.write_all(data).map_err(|e| LocalError::Build(format!("gzip: {e}")))?;
-    encoder.finish().map_err(|e| LocalError::Build(format!("gzip: {e}")))
+fn storage(error: io::Error) -> LocalError {
+    LocalError::storage(error)
 }
 
-/// Decompresses one gzip member of at most `limit` bytes (AS4 §3.1); a
-/// bomb stops at the limit, and trailing data is refused.
-fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError> {
+/// Level 1: an XHE is mostly base64 of encrypted or compressed content, on
+/// which higher levels cost four times the time and save next to nothing.
+/// Streams from `data` into a blob of `spool`.
+fn gzip(data: &Blob, spool: &Spool) -> Result<Blob, LocalError> {
+    let mut encoder = flate2::write::GzEncoder::new(spool.writer(u64::MAX), flate2::Compression::fast());
+    let mut reader = data.reader().map_err(storage)?;
+    loop {
+        let chunk = reader.fill_buf().map_err(storage)?;
+        if chunk.is_empty() {
+            break;
+        }
+        encoder.write_all(chunk).map_err(storage)?;
+        let n = chunk.len();
+        reader.consume(n);
+    }
+    encoder.finish().map_err(storage)?.finish().map_err(storage)
+}
+
+/// Decompresses one gzip member of at most `limit` bytes (AS4 §3.1) into a
+/// blob of `spool`, in chunks; a bomb stops at the limit, and trailing data
+/// is refused. Bad gzip is a [`PayloadError`]; failing to read or write the
+/// spool is ours.
+fn gunzip(compressed: &Blob, spool: &Spool, limit: usize) -> Result<Blob, As4Error> {
     if compressed.is_empty() {
-        return Err(PayloadError::Decompression("empty payload".into()));
+        return Err(PayloadError::Decompression("empty payload".into()).into());
     }
-    let mut decoder = flate2::bufread::GzDecoder::new(compressed);
-    let mut out = Vec::new();
-    (&mut decoder)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| PayloadError::Decompression(e.to_string()))?;
-    if out.len() > limit {
-        return Err(PayloadError::TooLarge { limit });
+    let mut decoder = flate2::bufread::GzDecoder::new(Recorded::new(compressed.reader().map_err(storage)?));
+    let mut out = spool.writer(limit as u64);
+    let mut buf = vec![0u8; IO_BUFFER];
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match decoder.get_ref().error() {
+                    Some(ours) => LocalError::Storage(ours.to_owned()).into(),
+                    None => PayloadError::Decompression(e.to_string()).into(),
+                })
+            }
+        };
+        if let Err(e) = out.write_all(&buf[..n]) {
+            return Err(if TooLarge::is(&e) { PayloadError::TooLarge { limit }.into() } else { storage(e).into() });
+        }
     }
-    if !decoder.into_inner().is_empty() {
-        return Err(PayloadError::Decompression("data after the gzip member".into()));
+    let mut rest = decoder.into_inner();
+    if !rest.fill_buf().map_err(storage)?.is_empty() {
+        return Err(PayloadError::Decompression("data after the gzip member".into()).into());
     }
-    Ok(out)
+    Ok(out.finish().map_err(storage)?)
 }
 
 /// Builds a signed, encrypted user message carrying `xhe` from our access
@@ -281,10 +310,13 @@ fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, PayloadError> {
 /// `receiver_certificate`: the certificate SMP publishes for the endpoint,
 /// checked against the access point CA and its CRL (C3.2.1 §2.10.a, b),
 /// which is why it must be a [`TrustedCertificate`]. Order: compress, sign,
-/// encrypt (see [`super::wss`]).
+/// encrypt (see [`super::wss`]). Each step streams from one blob into the
+/// next in `spool`; the request's body refers to the encrypted blob.
+#[allow(clippy::too_many_arguments)]
 pub fn build_user_message(
     params: &UserMessageParams<'_>,
-    xhe: &[u8],
+    xhe: &Blob,
+    spool: &Spool,
     sender_key: &PrivateKey,
     sender_certificate: &Certificate,
     receiver_certificate: &TrustedCertificate,
@@ -308,7 +340,7 @@ pub fn build_user_message(
         payload_content_id: PAYLOAD_CONTENT_ID.to_owned(),
         payload_mime_type: PAYLOAD_MIME_TYPE.to_owned(),
     };
-    let compressed = gzip(xhe)?;
+    let compressed = gzip(xhe, spool)?;
 
     let ids = Ids::fresh();
     let mut messaging = String::new();
@@ -326,7 +358,8 @@ pub fn build_user_message(
     let references = signature_references(&doc, signature).map_err(|e| LocalError::Build(e.to_string()))?;
     let envelope = serialize(&doc, NodeId::DOCUMENT);
     drop(doc);
-    let ciphertext = sealing.encrypt(compressed)?;
+    let ciphertext = sealing.encrypt_blob(&compressed, spool)?;
+    drop(compressed);
     let packed = mime::pack(
         &envelope,
         &[OutboundPart {
@@ -352,8 +385,10 @@ fn parse_envelope(bytes: &[u8], limits: &As4Limits) -> Result<(Document, Envelop
 
 /// Reads a received user message completely, under `limits`, without any
 /// cryptography: MIME, SOAP, the ebMS header against DIGG's P-mode, the
-/// security header's structure and algorithms.
-pub fn parse_inbound(content_type: &str, body: Vec<u8>, limits: &As4Limits) -> Result<ParsedAs4, As4Error> {
+/// security header's structure and algorithms. `body` is read in chunks;
+/// the payload stays where it is (a view of `body`) until
+/// [`verify_and_open`].
+pub fn parse_inbound(content_type: &str, body: Blob, limits: &As4Limits) -> Result<ParsedAs4, As4Error> {
     let unpacked = mime::unpack(content_type, body, limits)?;
     let (doc, envelope) = parse_envelope(&unpacked.envelope, limits)?;
     let header = match ebms::read_messaging(&doc, envelope.messaging)? {
@@ -415,7 +450,8 @@ fn signer_party(verified: &VerifiedSignature<'_>) -> String {
 /// verifier asks for the attachment, decryption with `our_key`; every
 /// reference digest; that the signature covers Messaging, Body, Timestamp
 /// and the payload; the timestamp; that the From party is the signer and
-/// the To party is us; and last the bounded decompression.
+/// the To party is us; and last the bounded decompression. Decryption,
+/// digest and decompression stream, through blobs of `spool`.
 pub fn verify_and_open(
     parsed: ParsedAs4,
     sender_trust: &TrustPolicy,
@@ -423,9 +459,10 @@ pub fn verify_and_open(
     our_certificate: &Certificate,
     now: OffsetDateTime,
     limits: &As4Limits,
+    spool: &Spool,
 ) -> Result<VerifiedUserMessage, As4Error> {
     let ParsedAs4 { doc, envelope, security, encryption, header, ciphertext } = parsed;
-    let mut decryptor = Decryptor::new(&encryption, our_key, ciphertext);
+    let mut decryptor = Decryptor::new(&encryption, our_key, ciphertext, spool);
     let verified = match verify_wss_signature(&doc, security.signature, &mut decryptor, sender_trust, unix(now)) {
         Ok(v) => v,
         Err(e) => return Err(decryptor.take_failure().unwrap_or_else(|| SecurityError::Signature(e).into())),
@@ -447,7 +484,7 @@ pub fn verify_and_open(
     let references = signature_references(&doc, security.signature)?;
     drop(verified);
     let compressed = decryptor.into_plaintext().ok_or_else(|| policy("the payload was not decrypted"))?;
-    let xhe = gunzip(&compressed, limits.max_payload_bytes)?;
+    let xhe = gunzip(&compressed, spool, limits.max_payload_bytes)?;
     Ok(VerifiedUserMessage { header, sender, references, xhe })
 }
 
@@ -496,8 +533,8 @@ fn build_signal(
     let mut doc = parse_str(&soap::envelope(&messaging, &security, &ids.body))
         .map_err(|e| LocalError::Build(format!("signal values: {e}")))?;
     sign_envelope(&mut doc, &ids, None, our_key)?;
-    let packed = mime::pack_envelope(serialize(&doc, NodeId::DOCUMENT));
-    Ok(As4Response { content_type: packed.content_type, body: packed.body, message_id })
+    let content_type = mime::ENVELOPE_CONTENT_TYPE.to_owned();
+    Ok(As4Response { content_type, body: serialize(&doc, NodeId::DOCUMENT), message_id })
 }
 
 /// The signed receipt for a verified user message, with non-repudiation
@@ -549,7 +586,7 @@ pub fn parse_and_verify_receipt(
     now: OffsetDateTime,
     limits: &As4Limits,
 ) -> Result<VerifiedReceipt, As4Error> {
-    let unpacked = mime::unpack(content_type, body, limits)?;
+    let unpacked = mime::unpack(content_type, Blob::from(body), limits)?;
     if !unpacked.attachments.is_empty() {
         return Err(PackagingError::Attachment("a signal carries no attachments".into()).into());
     }
@@ -615,7 +652,7 @@ fn wrong_reference(sent: &SentMessage, found: Option<String>) -> As4Error {
 /// answer cannot be verified. Never a basis for a decision.
 pub fn unverified_errors(content_type: &str, body: Vec<u8>, limits: &As4Limits) -> Vec<ReceivedError> {
     let read = || -> Option<Vec<ReceivedError>> {
-        let unpacked = mime::unpack(content_type, body, limits).ok()?;
+        let unpacked = mime::unpack(content_type, Blob::from(body), limits).ok()?;
         let (doc, envelope) = parse_envelope(&unpacked.envelope, limits).ok()?;
         match ebms::read_messaging(&doc, envelope.messaging).ok()? {
             Messaging::Signal(s) => match s.content {

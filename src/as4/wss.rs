@@ -30,6 +30,7 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 
 use crate::pki::{Certificate, PrivateKey};
+use crate::spool::{Blob, Recorded, Spool};
 use crate::xml::c14n::EXC_C14N;
 use crate::xml::{Document, NodeId};
 use crate::xmlsec::algorithm::{
@@ -38,7 +39,8 @@ use crate::xmlsec::algorithm::{
 };
 use crate::xmlsec::cipher::{BlockCipher, CipherError, KeyTransport, SessionKey, XENC11_NS, XENC_NS};
 use crate::xmlsec::reference::WSU_NS;
-use crate::xmlsec::sign::AttachmentResolver;
+use crate::xmlsec::stream::{decrypt_stream, encrypt_stream};
+use crate::xmlsec::sign::{AttachmentContent, AttachmentResolver};
 use crate::xmlsec::{base64_decode, base64_encode};
 
 use super::error::{As4Error, HeaderError, LocalError, SecurityError};
@@ -130,6 +132,19 @@ impl SealingKey {
     /// XML-Enc's `IV || ciphertext || tag`.
     pub fn encrypt(self, plaintext: Vec<u8>) -> Result<Vec<u8>, LocalError> {
         BLOCK_CIPHER.encrypt(&self.0, plaintext).map_err(|e| LocalError::Build(e.to_string()))
+    }
+
+    /// [`SealingKey::encrypt`] in chunks, from a blob into a blob of
+    /// `spool`: memory stays bounded whatever the payload's size.
+    pub fn encrypt_blob(self, plaintext: &Blob, spool: &Spool) -> Result<Blob, LocalError> {
+        let mut input = Recorded::new(plaintext.reader().map_err(LocalError::storage)?);
+        let mut output = Recorded::new(spool.writer(u64::MAX));
+        let result = encrypt_stream(BLOCK_CIPHER, &self.0, &mut input, &mut output);
+        if let Some(e) = input.error().or(output.error()) {
+            return Err(LocalError::Storage(e.to_owned()));
+        }
+        result.map_err(|e| LocalError::Build(e.to_string()))?;
+        output.into_inner().finish().map_err(LocalError::storage)
     }
 }
 
@@ -463,18 +478,20 @@ pub fn check_timestamp(
 }
 
 /// Decrypts the attachment when the verifier first asks for it, that is
-/// after `SignedInfo` has verified against a trusted signer.
+/// after `SignedInfo` has verified against a trusted signer. Decryption
+/// streams from the ciphertext blob into a blob of the spool.
 pub struct Decryptor<'a> {
     encryption: &'a Encryption,
     key: &'a PrivateKey,
-    ciphertext: Option<Vec<u8>>,
-    plaintext: Option<Vec<u8>>,
+    spool: &'a Spool,
+    ciphertext: Option<Blob>,
+    plaintext: Option<Blob>,
     failure: Option<As4Error>,
 }
 
 impl<'a> Decryptor<'a> {
-    pub fn new(encryption: &'a Encryption, key: &'a PrivateKey, ciphertext: Vec<u8>) -> Self {
-        Self { encryption, key, ciphertext: Some(ciphertext), plaintext: None, failure: None }
+    pub fn new(encryption: &'a Encryption, key: &'a PrivateKey, ciphertext: Blob, spool: &'a Spool) -> Self {
+        Self { encryption, key, spool, ciphertext: Some(ciphertext), plaintext: None, failure: None }
     }
 
     /// Why decryption failed, if it was tried and did.
@@ -482,11 +499,11 @@ impl<'a> Decryptor<'a> {
         self.failure.take()
     }
 
-    pub fn into_plaintext(self) -> Option<Vec<u8>> {
+    pub fn into_plaintext(self) -> Option<Blob> {
         self.plaintext
     }
 
-    fn decrypt(&self, ciphertext: Vec<u8>) -> Result<Vec<u8>, As4Error> {
+    fn decrypt(&self, ciphertext: Blob) -> Result<Blob, As4Error> {
         let Encryption { cipher, transport, wrapped_key, .. } = self.encryption;
         // Implicit rejection: a key that does not unwrap is replaced by a
         // random one, so both failures decrypt and fail alike.
@@ -497,15 +514,23 @@ impl<'a> Decryptor<'a> {
             }
             Err(other) => return Err(LocalError::Key(other.to_string()).into()),
         };
-        match (unwrapped, cipher.decrypt(&session_key, ciphertext)) {
-            (true, Ok(plaintext)) => Ok(plaintext),
+        let mut input = Recorded::new(ciphertext.reader().map_err(LocalError::storage)?);
+        // The plaintext is never longer than the ciphertext.
+        let mut output = Recorded::new(self.spool.writer(ciphertext.len()));
+        let result = decrypt_stream(*cipher, &session_key, &mut input, &mut output);
+        if let Some(e) = input.error().or(output.error()) {
+            return Err(LocalError::Storage(e.to_owned()).into());
+        }
+        match (unwrapped, result) {
+            (true, Ok(_)) => Ok(output.into_inner().finish().map_err(LocalError::storage)?),
+            // What was written is unauthenticated: dropped with the writer.
             _ => Err(SecurityError::Decryption.into()),
         }
     }
 }
 
 impl AttachmentResolver for Decryptor<'_> {
-    fn attachment(&mut self, content_id: &str) -> Option<&[u8]> {
+    fn attachment(&mut self, content_id: &str) -> Option<AttachmentContent<'_>> {
         if content_id != self.encryption.content_id {
             return None;
         }
@@ -515,6 +540,6 @@ impl AttachmentResolver for Decryptor<'_> {
                 Err(e) => self.failure = Some(e),
             }
         }
-        self.plaintext.as_deref()
+        self.plaintext.as_ref().map(AttachmentContent::Blob)
     }
 }

@@ -6,14 +6,15 @@
 //! scopes per client) builds on the same node state; this API is the
 //! minimum the node itself needs.
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, StatusCode};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::spool::Blob;
+use crate::sdk::Validation;
+use crate::spool::{spool_http_body, Blob, BodyError, ReaderBody};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -22,7 +23,8 @@ use crate::audit::{Action, NewEntry, Outcome};
 
 /// The routes, over the node's shared state.
 pub fn router(state: Shared) -> Router {
-    let body_limit = state.config.limits.max_sdk_message_bytes + 64 * 1024;
+    // No body limit layer: the one body taken (submit) is spooled under
+    // the SDK message limit, streaming.
     Router::new()
         .route("/local/v1/messages", post(submit))
         .route("/local/v1/messages/{id}", get(outbox_status))
@@ -31,7 +33,6 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
@@ -44,26 +45,41 @@ fn problem(status: StatusCode, title: &str, detail: String, extra: serde_json::V
     (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
 }
 
+/// 400 with every problem SDK's rules found.
+fn invalid(validation: &Validation) -> Response {
+    let issues: Vec<_> = validation
+        .problems
+        .iter()
+        .map(|p| json!({ "reason": p.reason.as_str(), "detail": p.detail.as_str(), "path": p.path, "text": p.text }))
+        .collect();
+    problem(StatusCode::BAD_REQUEST, "Invalid SDK message", "the message breaks SDK's rules".into(), json!({ "issues": issues }))
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "local API failure");
     problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "the node could not complete the request".into(), json!({}))
 }
 
-async fn submit(State(state): State<Shared>, body: Bytes) -> Response {
-    match state.submit("local-api", body.to_vec()).await {
+async fn submit(State(state): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    // Streamed to the spool: a large message is never whole in memory.
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let limit = state.config.limits.max_sdk_message_bytes as u64;
+    let message = match spool_http_body(&state.spool, declared, body, limit).await {
+        Ok(blob) => blob,
+        Err(BodyError::TooLarge { .. }) => {
+            let problem = crate::sdk::Problem::bv(crate::sdk::DetailCode::TooLong, "NA", crate::sdk::message_rules::TOO_LARGE_TEXT);
+            return invalid(&Validation { problems: vec![problem] });
+        }
+        Err(BodyError::Read(e)) => return problem(StatusCode::BAD_REQUEST, "Unreadable body", e, json!({})),
+        Err(BodyError::Storage(e)) => return internal(e),
+    };
+    match state.submit("local-api", message).await {
         Ok(entry) => (
             StatusCode::ACCEPTED,
             Json(json!({ "messageId": entry.id(), "status": entry.state().as_str(), "as4MessageId": entry.as4_message_id() })),
         )
             .into_response(),
-        Err(SubmitError::Invalid(validation)) => {
-            let issues: Vec<_> = validation
-                .problems
-                .iter()
-                .map(|p| json!({ "reason": p.reason.as_str(), "detail": p.detail.as_str(), "path": p.path, "text": p.text }))
-                .collect();
-            problem(StatusCode::BAD_REQUEST, "Invalid SDK message", "the message breaks SDK's rules".into(), json!({ "issues": issues }))
-        }
+        Err(SubmitError::Invalid(validation)) => invalid(&validation),
         // Idempotent for a client that resends after a lost answer: 409 with
         // the stored entry's status, never a second message.
         Err(SubmitError::AlreadySubmitted(entry)) => problem(
@@ -119,20 +135,18 @@ async fn inbox_read(State(state): State<Shared>, Path((address, id)): Path<(Stri
         // Reading without an audit trail is not allowed (patient data law).
         return internal(e);
     }
-    match blob_body(payload.blob()).await {
+    match blob_body(payload.blob()) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/xml")], body).into_response(),
         Err(e) => internal(e),
     }
 }
 
 /// A response body for a stored blob: a file is streamed, not loaded.
-async fn blob_body(blob: &Blob) -> std::io::Result<axum::body::Body> {
+fn blob_body(blob: &Blob) -> std::io::Result<Body> {
     if let Some(bytes) = blob.as_memory() {
-        return Ok(axum::body::Body::from(bytes.to_vec()));
+        return Ok(Body::from(bytes.to_vec()));
     }
-    let path = blob.path().ok_or_else(|| std::io::Error::other("blob has neither bytes nor file"))?.to_owned();
-    let file = tokio::fs::File::open(path).await?;
-    Ok(axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, crate::spool::IO_BUFFER)))
+    Ok(Body::new(ReaderBody::new(blob.reader()?, blob.len())))
 }
 
 async fn ready(State(state): State<Shared>) -> Response {

@@ -21,10 +21,11 @@ pub enum Counter {
     BusinessReceiptsSent,
     BusinessReceiptsReceived,
     ExchangeErrors,
+    Quarantined,
 }
 
 impl Counter {
-    const ALL: [Counter; 11] = [
+    const ALL: [Counter; 12] = [
         Counter::Submitted,
         Counter::SendAttempts,
         Counter::SendFailures,
@@ -36,6 +37,7 @@ impl Counter {
         Counter::BusinessReceiptsSent,
         Counter::BusinessReceiptsReceived,
         Counter::ExchangeErrors,
+        Counter::Quarantined,
     ];
 
     fn name_and_help(self) -> (&'static str, &'static str) {
@@ -46,6 +48,10 @@ impl Counter {
             Counter::TransportReceipts => ("brygga_transport_receipts_total", "AS4 receipts received for our messages."),
             Counter::InboundAccepted => ("brygga_inbound_accepted_total", "Inbound messages accepted."),
             Counter::InboundRejected => ("brygga_inbound_rejected_total", "Inbound messages rejected under SDK's rules."),
+            Counter::Quarantined => (
+                "brygga_quarantined_total",
+                "Inbound envelopes rejected without a receipt and kept in <data_dir>/quarantine for operators: alert on any increase.",
+            ),
             Counter::InboundDuplicates => ("brygga_inbound_duplicates_total", "Inbound AS4 messages received again."),
             Counter::InboundRefusedEbms => ("brygga_inbound_ebms_errors_total", "Inbound AS4 messages answered with an ebMS error."),
             Counter::BusinessReceiptsSent => ("brygga_business_receipts_sent_total", "Message receipts queued for sending."),
@@ -57,7 +63,7 @@ impl Counter {
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    values: [AtomicU64; 11],
+    values: [AtomicU64; Counter::ALL.len()],
 }
 
 impl Metrics {

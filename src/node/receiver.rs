@@ -7,7 +7,9 @@
 //! inbox, duplicate elimination in the same transaction → audit → AS4
 //! receipt. The business receipt goes back through our outbox.
 
-use axum::body::Bytes;
+use std::path::PathBuf;
+
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,13 +19,14 @@ use super::metrics::Counter;
 use super::outbox::{BusinessReceipt, DocumentType, InboxEntry, NewInboxEntry, NewOutboxEntry, OutboxEntry, StoredReceiptLine};
 use super::runtime::Shared;
 use super::store::{ReceiptOutcome, ReceiveOutcome};
-use crate::as4::error::{LocalError, SecurityError};
+use crate::as4::error::{LocalError, PackagingError, SecurityError};
 use crate::as4::{self, Action, As4Error, As4Limits, VerifiedUserMessage};
 use crate::audit::{Action as AuditAction, NewEntry, Outcome};
 use crate::directory::{DocumentTypeId, ServiceMetadata};
 use crate::pki::TrustPolicy;
 use crate::sdk::envelope::{self, EnvelopeFacts, OpenOptions, ReceiptDecision};
 use crate::sdk::{Problem, ResponseCode, Validation};
+use crate::spool::{spool_http_body, Blob, BodyError};
 use crate::xmlsec::SigningOptions;
 
 fn signal(response: as4::As4Response) -> Response {
@@ -50,15 +53,30 @@ fn refuse(state: &Shared, ref_to: Option<&str>, error: &As4Error) -> Response {
     }
 }
 
+/// The request body in the spool, under `limit`.
+async fn spool_body(state: &Shared, headers: &HeaderMap, body: Body, limit: usize) -> Result<Blob, As4Error> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    spool_http_body(&state.spool, declared, body, limit as u64).await.map_err(|e| match e {
+        BodyError::TooLarge { size, .. } => {
+            PackagingError::TooLarge { size: usize::try_from(size).unwrap_or(usize::MAX), limit }.into()
+        }
+        BodyError::Read(e) => PackagingError::Malformed(format!("the request body could not be read: {e}")).into(),
+        BodyError::Storage(e) => LocalError::storage(e).into(),
+    })
+}
+
 /// `POST /as4`.
-pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let limits = as4_limits(&state);
-    let parsed = match as4::parse_inbound(&content_type, body.to_vec(), &limits) {
+    let body = match spool_body(&state, &headers, body, limits.max_message_bytes).await {
+        Ok(b) => b,
+        Err(e) => return refuse(&state, None, &e),
+    };
+    let parsed = match as4::parse_inbound(&content_type, body, &limits) {
         Ok(p) => p,
         Err(e) => return refuse(&state, None, &e),
     };
-    drop(body);
     let header = parsed.unverified_header().clone();
     let ours = state.org_id().to_owned();
     let action = match as4::check_serviced(&header, |recipient, _| recipient.eq_ignore_ascii_case(&ours)) {
@@ -83,7 +101,7 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Byte
         return refuse(&state, Some(&header.message_id), &error);
     }
     let ap = &state.config.keys.access_point;
-    let verified = match as4::verify_and_open(parsed, &TrustPolicy::Pinned(listed_ap), ap.key(), ap.certificate(), now, &limits) {
+    let verified = match as4::verify_and_open(parsed, &TrustPolicy::Pinned(listed_ap), ap.key(), ap.certificate(), now, &limits, &state.spool) {
         Ok(v) => v,
         Err(e) => return refuse(&state, Some(&header.message_id), &e),
     };
@@ -109,6 +127,35 @@ fn as4_limits(state: &Shared) -> As4Limits {
     As4Limits { max_message_bytes: state.config.limits.max_as4_message_bytes, ..As4Limits::default() }
 }
 
+/// The XHE of a verified message in memory, for the envelope layer, which
+/// reads bytes. Capped by the AS4 layer's payload limit.
+/// A received business receipt in memory: receipts are small, and one
+/// that is not is refused here.
+fn receipt_bytes(state: &Shared, verified: VerifiedUserMessage) -> Result<Vec<u8>, String> {
+    let limit = state.config.limits.xml_limits().max_document_bytes as u64;
+    verified.into_xhe().to_vec(limit).map_err(|e| format!("reading the received receipt: {e}"))
+}
+
+/// Keeps an envelope that was rejected without a receipt in
+/// `<data_dir>/quarantine`: the envelope as received, and beside it what
+/// was wrong (codes and texts, no content), for operators to inspect.
+fn quarantine(state: &Shared, xhe: &Blob, as4_id: &str, original_sender: &str, problems: &str) -> std::io::Result<PathBuf> {
+    let dir = state.config.data_dir.join("quarantine");
+    std::fs::create_dir_all(&dir)?;
+    let now = OffsetDateTime::now_utc();
+    let stem = format!("{}-{}", now.unix_timestamp(), uuid::Uuid::new_v4().simple());
+    let path = dir.join(format!("{stem}.xhe"));
+    xhe.persist(&path)?;
+    let facts = serde_json::json!({
+        "receivedAt": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "as4MessageId": as4_id,
+        "originalSender": original_sender,
+        "problems": problems,
+    });
+    std::fs::write(dir.join(format!("{stem}.json")), facts.to_string())?;
+    Ok(path)
+}
+
 fn audit(state: &Shared, action: AuditAction, outcome: Outcome, facts: Option<&EnvelopeFacts>, detail: &str) {
     let mut e = NewEntry::new(OffsetDateTime::now_utc(), "node", state.org_id(), action, outcome).detail(detail);
     if let Some(f) = facts {
@@ -127,6 +174,7 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
     let as4_id = verified.message_id().to_owned();
     let (original_sender, final_recipient) = (verified.original_sender().to_owned(), verified.final_recipient().to_owned());
     let xhe = verified.into_xhe();
+    let kept_for_operators = xhe.clone(); // a handle, not a copy
     let encryption = &state.config.keys.org_encryption;
     // The XHE signer must chain to an organisation CA and be exactly a
     // signing certificate the sender publishes in CertPub.
@@ -134,6 +182,8 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
     options.received = Some(&state.store);
     options.limits = state.config.limits.xml_limits();
     options.federation_id = state.config.federation_id.clone();
+    options.max_message_bytes = state.config.limits.max_sdk_message_bytes;
+    options.spool = state.spool.clone();
     let now = OffsetDateTime::now_utc();
     let opened = envelope::open(xhe, &options).and_then(|opened| {
         let reject = |problem: Problem| envelope::Rejection {
@@ -232,7 +282,19 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
                     queue_business_receipt(state, facts, &rejection.validation, Answered::Rejected { as4_id: &as4_id })
                 }
                 _ => {
-                    tracing::warn!(problems = %detail, "inbound envelope rejected without receipt (DIGG): kept for operators");
+                    // DIGG sends no receipt here (C3.2.4): the envelope is
+                    // kept for operators and counted, which is the alert.
+                    state.metrics.bump(Counter::Quarantined);
+                    match quarantine(state, &kept_for_operators, &as4_id, &original_sender, &detail) {
+                        Ok(path) => tracing::error!(
+                            alert = true, problems = %detail, kept = %path.display(),
+                            "inbound envelope rejected without receipt (DIGG): kept for operators"
+                        ),
+                        Err(e) => tracing::error!(
+                            alert = true, problems = %detail, error = %e,
+                            "inbound envelope rejected without receipt (DIGG) and could not be kept"
+                        ),
+                    }
                     Ok(())
                 }
             }
@@ -317,7 +379,7 @@ fn deliver_receipt(state: &Shared, verified: VerifiedUserMessage, sender: &Servi
     let as4_id = verified.message_id().to_owned();
     let now = OffsetDateTime::now_utc();
     let opened = envelope::open_receipt(
-        verified.into_xhe(),
+        receipt_bytes(state, verified)?,
         &state.config.trust.organisations,
         rustls_pki_types::UnixTime::now(),
         &state.config.limits.xml_limits(),

@@ -15,11 +15,12 @@ use super::outbox::{DocumentType, NewOutboxEntry, OutboxEntry, RetryPolicy};
 use super::store::{Store, StoreError};
 use crate::audit::{Action, AuditError, AuditLog, NewEntry, Outcome, PersonKey};
 use crate::config::NodeConfig;
+use crate::spool::Blob;
 use crate::directory::{CacheConfig, CachedSmpClient, DirectoryError, DocumentTypeId, ParticipantId, ServiceMetadata, SmpClient};
-use crate::sdk::envelope::{self, SealError, SealOptions};
-use crate::sdk::message::{MessageHeader, SdkMessage};
-use crate::sdk::message_rules::validate_message_bytes;
+use crate::sdk::envelope::{PreparedMessage, SealError, SealOptions};
+use crate::sdk::message::MessageHeader;
 use crate::sdk::Validation;
+use crate::spool::Spool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -75,6 +76,9 @@ pub struct NodeState {
     pub retry: RetryPolicy,
     /// Wakes the outbox worker when something new is due now.
     pub outbox_notify: Arc<tokio::sync::Notify>,
+    /// `<data_dir>/spool`: AS4 messages being received or sent, on disk
+    /// when large.
+    pub spool: Spool,
 }
 
 pub type Shared = Arc<NodeState>;
@@ -85,6 +89,9 @@ impl NodeState {
     pub fn open(config: NodeConfig) -> Result<Shared, NodeError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| NodeError::Other(format!("{}: {e}", config.data_dir.display())))?;
         let store = Store::open(config.data_dir.join("store"))?;
+        // Leftovers of an earlier run are removed.
+        let spool_dir = config.data_dir.join("spool");
+        let spool = Spool::new(&spool_dir).map_err(|e| NodeError::Other(format!("{}: {e}", spool_dir.display())))?;
         let person_key = PersonKey::load_or_create(&config.data_dir.join("audit-person.key"))?;
         let audit = AuditLog::open(config.data_dir.join("audit.log"), person_key)?;
         audit_configuration(&config, &audit)?;
@@ -100,7 +107,7 @@ impl NodeState {
             .map_err(|e| NodeError::Tls(e.to_string()))?;
         let retry = retry_policy(&config.retry);
         let outbox_notify = Arc::new(tokio::sync::Notify::new());
-        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify }))
+        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify, spool }))
     }
 
     pub fn org_id(&self) -> &str {
@@ -119,46 +126,50 @@ impl NodeState {
 
     /// Accepts an SDK message from a local client: validate, seal for the
     /// recipient, store durably, audit; returns the outbox entry.
-    pub async fn submit(&self, actor: &str, message_xml: Vec<u8>) -> Result<OutboxEntry, SubmitError> {
-        let limits = self.config.limits.xml_limits();
-        let validation = validate_message_bytes(&message_xml, &limits);
-        if !validation.is_accepted() {
-            return Err(SubmitError::Invalid(validation));
-        }
-        let message = SdkMessage::from_xml(&message_xml, &limits).map_err(SubmitError::Invalid)?;
-        if message.sender_org_id() != self.org_id() {
+    pub async fn submit(&self, actor: &str, message_xml: impl Into<Blob>) -> Result<OutboxEntry, SubmitError> {
+        let message_xml: Blob = message_xml.into();
+        let options = SealOptions {
+            federation_id: self.config.federation_id.clone(),
+            max_message_bytes: self.config.limits.max_sdk_message_bytes,
+            spool: self.spool.clone(),
+            ..SealOptions::default()
+        };
+        // Read once, validated, with large attachments left on disk.
+        let prepared = PreparedMessage::read(&message_xml, &options).map_err(invalid_or_seal)?;
+        drop(message_xml);
+        let header = prepared.header().clone();
+        let message_id = header.message_id().to_owned();
+        let recipient_org_id = header.recipient_org_id().to_owned();
+        if header.sender_org_id() != self.org_id() {
             let problem = crate::sdk::Problem::bv(crate::sdk::DetailCode::Invariant, "NA", "Wrong or unknown sender-id");
             return Err(SubmitError::Invalid(Validation { problems: vec![problem] }));
         }
-        if let Some(address) = message.sender_functional_address() {
+        let sender_address = header.sender_functional_address().map(str::to_owned);
+        if let Some(address) = &sender_address {
             if !self.config.serves_functional_address(address) {
                 return Err(SubmitError::NotOurAddress(address.to_owned()));
             }
         }
-        if let Some(existing) = self.store.outbox_entry(message.message_id())? {
+        if let Some(existing) = self.store.outbox_entry(&message_id)? {
             return Err(SubmitError::AlreadySubmitted(Box::new(existing)));
         }
         let now = OffsetDateTime::now_utc();
-        let metadata = self.lookup(message.recipient_org_id(), &DocumentTypeId::sdk_message_v3()).await?;
+        let metadata = self.lookup(&recipient_org_id, &DocumentTypeId::sdk_message_v3()).await?;
         let recipient_cert = metadata
             .certpub
             .encryption_certificate(now)
             .cloned()
-            .ok_or_else(|| SubmitError::NoEncryptionCertificate(message.recipient_org_id().to_owned()))?;
+            .ok_or_else(|| SubmitError::NoEncryptionCertificate(recipient_org_id.clone()))?;
         let signing = &self.config.keys.org_signing;
-        let options = SealOptions { federation_id: self.config.federation_id.clone(), ..SealOptions::default() };
-        let sealed = envelope::seal(&message_xml, signing.key(), signing.certificate(), &recipient_cert, &options, now)
-            .map_err(|e| match e {
-                SealError::InvalidMessage(v) => SubmitError::Invalid(v),
-                other => SubmitError::Seal(other.to_string()),
-            })?;
+        let sealed =
+            prepared.seal(signing.key(), signing.certificate(), &recipient_cert, &options, now).map_err(invalid_or_seal)?;
         let entry = OutboxEntry::new(
             NewOutboxEntry {
-                id: message.message_id().to_owned(),
-                recipient_org_id: message.recipient_org_id().to_owned(),
-                recipient_functional_address: message.recipient_functional_address().to_owned(),
+                id: message_id.clone(),
+                recipient_org_id: recipient_org_id,
+                recipient_functional_address: header.recipient_functional_address().to_owned(),
                 document_type: DocumentType::Message,
-                conversation_id: message.conversation_id().to_owned(),
+                conversation_id: header.conversation_id().to_owned(),
             },
             now,
             &self.retry,
@@ -174,18 +185,27 @@ impl NodeState {
             Err(e) => return Err(e.into()),
         }
         let mut audit = NewEntry::new(now, actor, self.org_id(), Action::Submit, Outcome::Ok)
-            .message_id(message.message_id())
-            .conversation_id(message.conversation_id());
-        if let Some(address) = message.sender_functional_address() {
+            .message_id(&message_id)
+            .conversation_id(header.conversation_id());
+        if let Some(address) = &sender_address {
             audit = audit.functional_address(address);
         }
-        if let Some(person) = referenced_person(&message.header) {
+        if let Some(person) = referenced_person(&header) {
             audit = audit.person(person);
         }
         self.audit(audit)?;
         self.metrics.bump(Counter::Submitted);
         self.outbox_notify.notify_one();
         Ok(entry)
+    }
+}
+
+/// A sealing failure as the submitter sees it.
+fn invalid_or_seal(e: SealError) -> SubmitError {
+    match e {
+        SealError::InvalidMessage(v) => SubmitError::Invalid(v),
+        SealError::NotXml(e) => SubmitError::Invalid(Validation { problems: vec![crate::sdk::message_rules::xml_error_problem(&e)] }),
+        other => SubmitError::Seal(other.to_string()),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::as4::{self, Action, As4Limits, UserMessageParams};
 use crate::audit::{Action as AuditAction, NewEntry, Outcome};
 use crate::directory::{DirectoryError, DocumentTypeId};
 use crate::pki::TrustPolicy;
+use crate::spool::ReaderBody;
 
 /// How often the worker looks for due entries when idle.
 const POLL: Duration = Duration::from_millis(200);
@@ -159,18 +160,27 @@ async fn send(state: &Shared, entry: &OutboxEntry) -> Result<(), Failure> {
         original_sender: state.org_id(),
         final_recipient: entry.recipient_org_id(),
     };
+    let xhe = payload.blob().clone();
+    drop(payload);
     let ap = &state.config.keys.access_point;
     let now = OffsetDateTime::now_utc();
-    let xhe = payload.to_vec(u64::MAX).map_err(|e| transient(format!("store: {e}")))?;
-    let request = as4::build_user_message(&params, &xhe, ap.key(), ap.certificate(), &trusted_ap, now)
-        .map_err(|e| permanent(format!("cannot build the AS4 message: {e}")))?;
-    drop(payload);
+    let request = as4::build_user_message(&params, &xhe, &state.spool, ap.key(), ap.certificate(), &trusted_ap, now)
+        .map_err(|e| match e {
+            as4::As4Error::Local(as4::error::LocalError::Storage(_)) => {
+                transient(format!("cannot build the AS4 message: {e}"))
+            }
+            _ => permanent(format!("cannot build the AS4 message: {e}")),
+        })?;
+    drop(xhe);
 
+    // Streamed from the spool, with Content-Length.
+    let body = ReaderBody::new(request.body.reader(), request.body.len());
     let response = state
         .as4_http
         .post(&metadata.endpoint.url)
         .header(reqwest::header::CONTENT_TYPE, &request.content_type)
-        .body(request.body)
+        .header(reqwest::header::CONTENT_LENGTH, request.body.len())
+        .body(reqwest::Body::wrap(body))
         .send()
         .await
         .map_err(|e| transient(format!("cannot reach the receiving access point: {e}")))?;

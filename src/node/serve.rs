@@ -29,13 +29,12 @@ async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, NodeError> {
     TcpListener::bind(addr).await.map_err(|e| NodeError::Listen { addr: addr.to_string(), reason: e.to_string() })
 }
 
-/// The AS4 endpoint's routes.
+/// The AS4 endpoint's routes. The body size is not capped here: hyper has
+/// no cap of its own, and axum's `DefaultBodyLimit` only applies to
+/// extractors that buffer (the handler streams the body); the handler
+/// enforces `limits.max_as4_message_bytes` while spooling the body.
 pub fn as4_router(state: Shared) -> axum::Router {
-    let limit = state.config.limits.max_as4_message_bytes + 1024 * 1024;
-    axum::Router::new()
-        .route("/as4", post(receiver::inbound))
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(state)
+    axum::Router::new().route("/as4", post(receiver::inbound)).with_state(state)
 }
 
 /// Starts the node; returns its bound addresses and a future that runs it

@@ -314,38 +314,46 @@ impl fmt::Debug for ContentFile {
 // Accessors
 // ---------------------------------------------------------------------------
 
-impl SdkMessage {
+impl MessageHeader {
     pub fn message_id(&self) -> &str {
-        self.header.message_id.as_str()
+        self.message_id.as_str()
     }
 
     pub fn conversation_id(&self) -> &str {
-        self.header.conversation_id.as_str()
+        self.conversation_id.as_str()
     }
 
     pub fn ref_to_message_id(&self) -> Option<&str> {
-        self.header.ref_to_message_id.as_ref().map(MessageUuid::as_str)
+        self.ref_to_message_id.as_ref().map(MessageUuid::as_str)
     }
 
     /// `senderID/extension`, e.g. `0203:habo.se`.
     pub fn sender_org_id(&self) -> &str {
-        &self.header.sender.id.extension
+        &self.sender.id.extension
     }
 
     /// `recipientID/extension`.
     pub fn recipient_org_id(&self) -> &str {
-        &self.header.recipient.id.extension
+        &self.recipient.id.extension
     }
 
     /// The recipient's `subOrganization/organizationId/extension`; XHE's
     /// `HandlingServiceID` must equal it.
     pub fn recipient_functional_address(&self) -> &str {
-        &self.header.recipient.attention.sub_organization.id.extension
+        &self.recipient.attention.sub_organization.id.extension
     }
 
     /// The sender's functional address, when the sender gave one.
     pub fn sender_functional_address(&self) -> Option<&str> {
-        self.header.sender.attention.as_ref().map(|a| a.sub_organization.id.extension.as_str())
+        self.sender.attention.as_ref().map(|a| a.sub_organization.id.extension.as_str())
+    }
+}
+
+/// The header's accessors, on the message.
+impl std::ops::Deref for SdkMessage {
+    type Target = MessageHeader;
+    fn deref(&self) -> &MessageHeader {
+        &self.header
     }
 }
 

@@ -6,6 +6,8 @@
 //! The `Signature` element is placed first, with empty values, so digests
 //! are computed over exactly the tree the verifier will see.
 
+use std::io::{self, Write as _};
+
 use ring::rand::SystemRandom;
 use ring::signature::RsaKeyPair;
 
@@ -13,6 +15,7 @@ use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS, 
 use super::reference::{IdRegistry, ReferenceError};
 use super::{base64_encode, set_text};
 use crate::pki::{Certificate, PrivateKey};
+use crate::spool::Blob;
 use crate::xml::{parse_str, C14nMethod, Canonicalizer, Document, NodeId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +34,8 @@ pub enum SignError {
         "reference '{0}': a cid: reference takes exactly the attachment content transform, and no other reference takes it"
     )]
     AttachmentTransform(String),
+    #[error("attachment '{uri}' cannot be read: {reason}")]
+    AttachmentRead { uri: String, reason: String },
 }
 
 /// The octets of MIME attachments by content ID, for `cid:` references (WS-Security
@@ -40,13 +45,35 @@ pub enum SignError {
 pub trait AttachmentResolver {
     /// The content of the attachment whose Content-ID is `content_id` (the
     /// reference URI without `cid:`), or `None` when there is none.
-    fn attachment(&mut self, content_id: &str) -> Option<&[u8]>;
+    fn attachment(&mut self, content_id: &str) -> Option<AttachmentContent<'_>>;
+}
+
+/// An attachment's octets: bytes in memory, or a [`Blob`] that is digested
+/// in chunks without being loaded (a payload of 100 MB and more).
+#[derive(Debug, Clone, Copy)]
+pub enum AttachmentContent<'a> {
+    Bytes(&'a [u8]),
+    Blob(&'a Blob),
+}
+
+impl AttachmentContent<'_> {
+    /// The content's digest; a blob is read in chunks, which can fail.
+    pub fn digest(self, algorithm: DigestAlgorithm) -> io::Result<Vec<u8>> {
+        match self {
+            AttachmentContent::Bytes(bytes) => Ok(algorithm.digest(bytes)),
+            AttachmentContent::Blob(blob) => {
+                let mut hasher = algorithm.hasher();
+                blob.for_each_chunk(|chunk| hasher.write_all(chunk).expect("hashing cannot fail"))?;
+                Ok(hasher.finish())
+            }
+        }
+    }
 }
 
 /// A fixed set of attachments.
 #[derive(Debug, Clone, Default)]
 pub struct Attachments<'a> {
-    parts: Vec<(&'a str, &'a [u8])>,
+    parts: Vec<(&'a str, AttachmentContent<'a>)>,
 }
 
 impl<'a> Attachments<'a> {
@@ -55,13 +82,19 @@ impl<'a> Attachments<'a> {
     }
 
     pub fn with(mut self, content_id: &'a str, content: &'a [u8]) -> Self {
-        self.parts.push((content_id, content));
+        self.parts.push((content_id, AttachmentContent::Bytes(content)));
+        self
+    }
+
+    /// An attachment held in a blob, digested without loading it.
+    pub fn with_blob(mut self, content_id: &'a str, content: &'a Blob) -> Self {
+        self.parts.push((content_id, AttachmentContent::Blob(content)));
         self
     }
 }
 
 impl AttachmentResolver for Attachments<'_> {
-    fn attachment(&mut self, content_id: &str) -> Option<&[u8]> {
+    fn attachment(&mut self, content_id: &str) -> Option<AttachmentContent<'_>> {
         self.parts.iter().find(|(id, _)| *id == content_id).map(|(_, content)| *content)
     }
 }
@@ -167,7 +200,9 @@ pub fn sign_with(
         let digest = if let Some(content_id) = spec.uri.strip_prefix("cid:") {
             let content =
                 attachments.attachment(content_id).ok_or_else(|| ReferenceError::UnknownId(spec.uri.clone()))?;
-            options.digest.digest(content)
+            content
+                .digest(options.digest)
+                .map_err(|e| SignError::AttachmentRead { uri: spec.uri.clone(), reason: e.to_string() })?
         } else {
             let target = match &registry {
                 Some(r) => r.resolve(&spec.uri)?,

@@ -235,7 +235,9 @@ fn verify_with<'d>(
             let content_id = r.uri.strip_prefix("cid:").unwrap_or_default();
             let content =
                 resolver.attachment(content_id).ok_or_else(|| VerifyError::AttachmentUnavailable(r.uri.clone()))?;
-            if !constant_time_eq(&r.digest.digest(content), &r.digest_value) {
+            // A read failure of a spooled attachment leaves it unverified.
+            let digest = content.digest(r.digest).map_err(|_| VerifyError::AttachmentUnavailable(r.uri.clone()))?;
+            if !constant_time_eq(&digest, &r.digest_value) {
                 return Err(VerifyError::DigestMismatch { uri: r.uri.clone() });
             }
             signed_attachments.push(r.uri.clone());
