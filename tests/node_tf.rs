@@ -573,6 +573,31 @@ async fn tf09_a_badly_formatted_envelope_is_logged_for_operators_without_a_recei
     assert_eq!(outbox_count(soc), 0, "no receipt queued");
     assert_eq!(soc.state.metrics.get(Counter::BusinessReceiptsSent), 0);
 
+    // Both envelopes are kept for operators, as received, with what was
+    // wrong beside them; the counter operators alert on went up twice.
+    assert_eq!(soc.state.metrics.get(Counter::Quarantined), 2);
+    let quarantine = soc.state.config.data_dir.join("quarantine");
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    let mut notes = 0;
+    for entry in std::fs::read_dir(&quarantine).unwrap() {
+        let path = entry.unwrap().path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("xhe") => kept.push(std::fs::read(&path).unwrap()),
+            Some("json") => {
+                let note: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                assert_eq!(note["originalSender"], BUP);
+                assert!(note["problems"].as_str().unwrap().starts_with("SV structure"), "{note}");
+                notes += 1;
+            }
+            other => panic!("unexpected file {other:?} in quarantine"),
+        }
+    }
+    kept.sort();
+    let mut sent = vec![no_id.clone(), broken.clone()];
+    sent.sort();
+    assert_eq!(kept, sent, "the envelopes are kept byte for byte");
+    assert_eq!(notes, 2);
+
     // SOC keeps serving.
     let next = message(&bup.org, &soc.org);
     bup.state.submit("test", next.to_xml()).await.expect("accepted for sending");
@@ -715,6 +740,30 @@ async fn a_body_declared_over_the_size_cap_is_refused_before_it_is_read() {
     assert_eq!(errors[0].code, "EBMS:0004");
     assert!(errors[0].detail.as_deref().unwrap_or_default().contains("message exceeds"), "{errors:?}");
     assert_eq!(std::fs::read_dir(soc.state.spool.dir()).unwrap().count(), 0, "nothing spooled");
+    assert!(inbox(soc).is_empty());
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_as4_resend_of_a_rejected_message_gets_no_second_business_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = DevNetwork::start(dir.path(), &orgs()).await.expect("network starts");
+    let (bup, soc) = (net.node(BUP), net.node(SOC));
+    // Signed with a certificate BUP does not publish: REJECTED with a receipt.
+    let unpublished = load_ca(&net.ca_dir(), "organisation-ca")
+        .issue_for(&bup.org.name, "BUP unpublished signing", &DevPurpose::Signing)
+        .unwrap();
+    let msg = message(&bup.org, &soc.org);
+    let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), Some(&unpublished)));
+    // The sender missed our AS4 receipt and sends the same AS4 message again.
+    for _ in 0..2 {
+        let answer = post(bup, soc, &request.content_type, request.body.to_vec(u64::MAX).unwrap()).await;
+        assert_eq!(answer.status, 200);
+        receipt_or_errors(soc, &request, &answer).expect("an AS4 receipt both times");
+    }
+    assert_eq!(soc.state.metrics.get(Counter::BusinessReceiptsSent), 1, "one REJECTED receipt, not two");
+    assert_eq!(soc.state.metrics.get(Counter::InboundDuplicates), 1);
+    assert_eq!(outbox_count(soc), 1);
     assert!(inbox(soc).is_empty());
     net.stop().await.unwrap();
 }
