@@ -279,6 +279,25 @@ impl fmt::Debug for Store {
 
 type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 
+/// The answer for an AS4 MessageId already in the dedup index.
+fn already_received(dedup: &TransactionalTree, as4_message_id: &str) -> TxResult<Option<ReceiveOutcome>> {
+    match dedup.get(as4_message_id)? {
+        None => Ok(None),
+        Some(seen) => {
+            let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
+            Ok(Some(ReceiveOutcome::Duplicate { message_id: seen.message_id }))
+        }
+    }
+}
+
+/// A payload file written for a record that was not committed is removed
+/// at once (start-up would remove it too).
+fn remove_unless_committed(file: Option<PathBuf>, committed: bool) {
+    if let (Some(file), false) = (file, committed) {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 fn abort<T>(e: impl Into<StoreError>) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e.into()))
 }
@@ -419,9 +438,7 @@ impl Store {
                 Ok(())
             },
         ));
-        if let (Err(_), Some(file)) = (&result, file) {
-            let _ = std::fs::remove_file(file);
-        }
+        remove_unless_committed(file, result.is_ok());
         result?;
         self.flush()?;
         self.counters.outbox_moved(None, entry.state());
@@ -612,9 +629,8 @@ impl Store {
         let (payload, file) = self.payload_record(&payload.into())?;
         let outcome = committed((&self.dedup, &self.inbox, &self.inbox_payloads, &self.inbox_ids).transaction(
             |(dedup_tree, inbox, payloads, ids)| {
-                if let Some(seen) = dedup_tree.get(as4_message_id)? {
-                    let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
-                    return Ok(ReceiveOutcome::Duplicate { message_id: seen.message_id });
+                if let Some(duplicate) = already_received(dedup_tree, as4_message_id)? {
+                    return Ok(duplicate);
                 }
                 // Same messageId under a new AS4 MessageId: not an AS4
                 // resend. The envelope layer rejects it first (BV
@@ -629,9 +645,7 @@ impl Store {
                 Ok(ReceiveOutcome::Inserted)
             },
         ));
-        if let (Some(file), Ok(ReceiveOutcome::Duplicate { .. }) | Err(_)) = (file, &outcome) {
-            let _ = std::fs::remove_file(file);
-        }
+        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
         let outcome = outcome?;
         // Flushed on the duplicate path too (see `receive_receipt`).
         self.flush()?;
@@ -665,9 +679,8 @@ impl Store {
         let (payload, file) = self.payload_record(&sealed_receipt.into())?;
         let outcome = committed((&self.dedup, &self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
             |(dedup_tree, outbox, payloads, due, expiry)| {
-                if let Some(seen) = dedup_tree.get(as4_message_id)? {
-                    let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
-                    return Ok(ReceiveOutcome::Duplicate { message_id: seen.message_id });
+                if let Some(duplicate) = already_received(dedup_tree, as4_message_id)? {
+                    return Ok(duplicate);
                 }
                 if outbox.get(receipt.id())?.is_some() {
                     return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
@@ -679,9 +692,7 @@ impl Store {
                 Ok(ReceiveOutcome::Inserted)
             },
         ));
-        if let (Some(file), Ok(ReceiveOutcome::Duplicate { .. }) | Err(_)) = (file, &outcome) {
-            let _ = std::fs::remove_file(file);
-        }
+        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
         let outcome = outcome?;
         self.flush()?;
         if outcome == ReceiveOutcome::Inserted {
