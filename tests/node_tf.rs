@@ -217,6 +217,14 @@ fn edit_config(config_file: &Path, from: &str, to: &str) {
     std::fs::write(config_file, text.replacen(from, to, 1)).expect("node.toml written");
 }
 
+/// A signing certificate of `node`'s organisation from the right CA, but
+/// not the one it publishes in CertPub.
+fn unpublished_signer(net: &DevNetwork, node: &DevNode) -> DevIdentity {
+    load_ca(&net.ca_dir(), "organisation-ca")
+        .issue_for(&node.org.name, "unpublished signing", &DevPurpose::Signing)
+        .unwrap()
+}
+
 fn load_ca(ca_dir: &Path, stem: &str) -> DevCa {
     let read = |ext: &str| std::fs::read_to_string(ca_dir.join(format!("{stem}.{ext}"))).expect("CA file");
     DevCa::load(&read("pem"), &read("key")).expect("CA loads")
@@ -618,9 +626,7 @@ async fn tf10_an_envelope_that_does_not_match_the_published_metadata_is_rejected
 
     // Signed with a certificate of BUP's from the right CA, but not the one
     // BUP publishes in CertPub: REJECTED, SIG security, back at BUP.
-    let unpublished = load_ca(&net.ca_dir(), "organisation-ca")
-        .issue_for(&bup.org.name, "BUP unpublished signing", &DevPurpose::Signing)
-        .unwrap();
+    let unpublished = unpublished_signer(&net, bup);
     let msg = message(&bup.org, &soc.org);
     enqueue(bup, &msg, &seal(bup, soc, &msg.to_xml(), Some(&unpublished)));
     let done = settled(bup, msg.message_id(), Duration::from_secs(20)).await;
@@ -750,9 +756,7 @@ async fn an_as4_resend_of_a_rejected_message_gets_no_second_business_receipt() {
     let net = DevNetwork::start(dir.path(), &orgs()).await.expect("network starts");
     let (bup, soc) = (net.node(BUP), net.node(SOC));
     // Signed with a certificate BUP does not publish: REJECTED with a receipt.
-    let unpublished = load_ca(&net.ca_dir(), "organisation-ca")
-        .issue_for(&bup.org.name, "BUP unpublished signing", &DevPurpose::Signing)
-        .unwrap();
+    let unpublished = unpublished_signer(&net, bup);
     let msg = message(&bup.org, &soc.org);
     let request = as4_request(bup, soc, SOC, msg.message_id(), &seal(bup, soc, &msg.to_xml(), Some(&unpublished)));
     // The sender missed our AS4 receipt and sends the same AS4 message again.
