@@ -7,7 +7,6 @@
 //! are computed over exactly the tree the verifier will see.
 
 use ring::rand::SystemRandom;
-use ring::signature::RsaKeyPair;
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS, WSSE_NS, WSSE_X509V3};
 use super::reference::{IdRegistry, ReferenceError};
@@ -144,7 +143,8 @@ pub fn sign_with(
     options: &SigningOptions,
 ) -> Result<NodeId, SignError> {
     let encoding = options.algorithm.rsa_signing().ok_or(SignError::UnsupportedAlgorithm(options.algorithm.uri()))?;
-    let key_pair = RsaKeyPair::from_pkcs8(key.pkcs8_der()).map_err(|e| SignError::BadKey(e.to_string()))?;
+    // Parsed once per key, not per signature (see `PrivateKey`).
+    let key_pair = key.rsa_key_pair();
     for r in references {
         let attachment = r.uri.starts_with("cid:");
         let attachment_transforms = r.transforms == [Transform::AttachmentContent];
