@@ -340,6 +340,52 @@ fn our_receipt_and_received_sent_commit_together_and_only_once() {
     ));
 }
 
+#[test]
+fn a_message_stored_with_its_receipt_commits_both_once() {
+    let dir = tempdir();
+    let our_receipt = new_entry("r-1", DocumentType::Receipt, at(secs(1)), &RetryPolicy::default());
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let outcome = store
+            .receive_inbound_answered("as4-in@peer", inbound("m-1", INBOX, T0), b"msg", &our_receipt, b"<XHE receipt/>", at(secs(1)))
+            .unwrap();
+        assert_eq!(outcome, ReceiveOutcome::Inserted);
+        // An AS4 resend: nothing more is stored, the new receipt is dropped.
+        let again = new_entry("r-2", DocumentType::Receipt, at(secs(2)), &RetryPolicy::default());
+        let outcome = store
+            .receive_inbound_answered("as4-in@peer", inbound("m-1", INBOX, T0), b"msg", &again, b"<XHE receipt/>", at(secs(2)))
+            .unwrap();
+        assert_eq!(outcome, ReceiveOutcome::Duplicate { message_id: "m-1".into() });
+        assert_eq!(store.outbox_entry("r-2").unwrap(), None);
+        // The same messageId under another AS4 MessageId is refused.
+        let err = store
+            .receive_inbound_answered("as4-other@peer", inbound("m-1", INBOX, T0), b"msg", &again, b"x", at(secs(2)))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::MessageIdInUse(_)), "{err}");
+        // Only a receipt may be queued this way.
+        let err = store
+            .receive_inbound_answered("as4-3@peer", inbound("m-3", INBOX, T0), b"msg", &message("r-3"), b"x", T0)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::WrongDocumentType { .. }), "{err}");
+        assert_eq!(store.inbox_entry(INBOX, "m-3").unwrap(), None);
+    } // dropped without a shutdown
+
+    let store = Store::open(dir.path()).unwrap();
+    let entry = store.inbox_entry(INBOX, "m-1").unwrap().unwrap();
+    assert_eq!(entry.state(), InboxState::ReceiptSent);
+    assert_eq!(entry.receipt_id(), Some("r-1"));
+    assert_eq!(entry.as4_message_id(), "as4-in@peer");
+    assert_eq!(&*store.load_inbound_payload(INBOX, "m-1").unwrap().unwrap(), b"msg");
+    let queued = store.outbox_entry("r-1").unwrap().unwrap();
+    assert_eq!((queued.document_type(), queued.state()), (DocumentType::Receipt, OutboxState::Scheduled));
+    assert_eq!(&*store.load_payload("r-1").unwrap().unwrap(), b"<XHE receipt/>");
+    let link = store.answered_by("r-1", ReceiptDirection::Sent).unwrap().unwrap();
+    assert_eq!((link.message_id.as_str(), link.functional_address.as_deref()), ("m-1", Some(INBOX)));
+    assert_eq!(store.due(at(secs(1)), 10).unwrap().len(), 1);
+    let counts = store.count_by_state();
+    assert_eq!((counts.inbox[&InboxState::ReceiptSent], counts.outbox[&OutboxState::Scheduled]), (1, 1));
+}
+
 // ---------------------------------------------------------------------------
 // The outbox state machine, through the store
 // ---------------------------------------------------------------------------

@@ -407,9 +407,10 @@ impl Store {
     /// Writes `entry` after a transition, and bumps its revision. Refused
     /// with [`StoreError::Conflict`] if the stored entry changed since
     /// `entry` was read (say, a business receipt correlated meanwhile): read
-    /// it again and decide anew. Flushed, since the state is reported to
-    /// clients and a lost SUBMITTED→… step would only resend, but a lost
-    /// final state would resend a delivered message.
+    /// it again and decide anew. Flushed when losing the write in a crash
+    /// could do harm (see [`update_must_flush`]); otherwise it reaches the
+    /// disk with the next flush (sled's own within half a second, or the
+    /// next acknowledged write's).
     pub fn update(&self, entry: &mut OutboxEntry) -> Result<(), StoreError> {
         let mut next = entry.clone();
         next.set_revision(entry.revision() + 1);
@@ -430,7 +431,9 @@ impl Store {
             index_outbox(due, expiry, Some(&stored), &next)?;
             Ok(stored.state())
         }))?;
-        self.flush()?;
+        if update_must_flush(&next) {
+            self.flush()?;
+        }
         self.counters.outbox_moved(Some(from), next.state());
         *entry = next;
         Ok(())
@@ -557,6 +560,93 @@ impl Store {
         self.flush()?;
         if outcome == ReceiveOutcome::Inserted {
             self.counters.inbox_moved(None, InboxState::New);
+        }
+        Ok(outcome)
+    }
+
+    /// [`Store::receive_inbound`] and [`Store::submit_receipt`] as one
+    /// transaction with one flush: the message is stored already marked
+    /// RECEIPT_SENT, with our business receipt for it in the outbox. A crash
+    /// leaves either all of it or none (then the sender, having no AS4
+    /// receipt, sends again). On a duplicate AS4 MessageId nothing is stored
+    /// and the receipt is dropped. Answer the AS4 receipt only after this
+    /// returns.
+    pub fn receive_inbound_answered(
+        &self,
+        as4_message_id: &str,
+        mut entry: InboxEntry,
+        payload: &[u8],
+        receipt: &OutboxEntry,
+        sealed_receipt: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<ReceiveOutcome, StoreError> {
+        check_id("AS4 MessageId", as4_message_id)?;
+        check_id("message id", entry.message_id())?;
+        if entry.state() != InboxState::New {
+            return Err(TransitionError::Illegal { from: entry.state().as_str(), event: "storing a received message" }.into());
+        }
+        check_new(receipt)?;
+        check_id("receipt id", receipt.id())?;
+        if receipt.document_type() != DocumentType::Receipt {
+            return Err(StoreError::WrongDocumentType { expected: DocumentType::Receipt, actual: receipt.document_type() });
+        }
+        entry.as4_message_id = as4_message_id.to_owned();
+        let key = inbox_key(entry.functional_address(), entry.received_at(), entry.message_id())?;
+        let dedup = encode(&DedupRecord {
+            message_id: entry.message_id().to_owned(),
+            kind: DocumentType::Message,
+            received_at: entry.received_at(),
+        })?;
+        entry.mark_receipt_sent(receipt.id(), now)?;
+        let record = encode(&entry)?;
+        let payload = IVec::from(payload);
+        let receipt_record = encode(receipt)?;
+        let receipt_payload = IVec::from(sealed_receipt);
+        let link = encode(&ReceiptLink {
+            message_id: entry.message_id().to_owned(),
+            functional_address: Some(entry.functional_address().to_owned()),
+        })?;
+        let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
+        let outcome = committed(
+            (
+                &self.dedup,
+                &self.inbox,
+                &self.inbox_payloads,
+                &self.inbox_ids,
+                &self.outbox,
+                &self.outbox_payloads,
+                &self.outbox_due,
+                &self.outbox_expiry,
+                &self.receipts,
+            )
+                .transaction(|(dedup_tree, inbox, payloads, ids, outbox, outbox_payloads, due, expiry, receipts)| {
+                    if let Some(seen) = dedup_tree.get(as4_message_id)? {
+                        let seen: DedupRecord = decode(T_DEDUP, as4_message_id.as_bytes(), &seen).or_else(abort)?;
+                        return Ok(ReceiveOutcome::Duplicate { message_id: seen.message_id });
+                    }
+                    // The backstop for a reused messageId, as in `receive_inbound`.
+                    if ids.get(entry.message_id())?.is_some() {
+                        return abort(StoreError::MessageIdInUse(entry.message_id().to_owned()));
+                    }
+                    if outbox.get(receipt.id())?.is_some() {
+                        return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
+                    }
+                    inbox.insert(key.as_slice(), record.clone())?;
+                    payloads.insert(key.as_slice(), payload.clone())?;
+                    ids.insert(entry.message_id(), key.as_slice())?;
+                    dedup_tree.insert(as4_message_id, dedup.clone())?;
+                    outbox.insert(receipt.id(), receipt_record.clone())?;
+                    outbox_payloads.insert(receipt.id(), receipt_payload.clone())?;
+                    index_outbox(due, expiry, None, receipt)?;
+                    receipts.insert(link_key.as_slice(), link.clone())?;
+                    Ok(ReceiveOutcome::Inserted)
+                }),
+        )?;
+        // Flushed on the duplicate path too (see `receive_receipt`).
+        self.flush()?;
+        if outcome == ReceiveOutcome::Inserted {
+            self.counters.inbox_moved(None, entry.state());
+            self.counters.outbox_moved(None, receipt.state());
         }
         Ok(outcome)
     }
@@ -740,6 +830,40 @@ impl ReceivedMessages for Store {
             Ok(true) => 1,
             _ => 0,
         }
+    }
+}
+
+/// Whether [`Store::update`] must flush before it returns. Sled writes in
+/// log order, so a write that is not flushed here is durable once any later
+/// write is flushed; a crash before that leaves the entry in an earlier
+/// state, and what that costs decides:
+///
+/// - MESSAGE_EXCHANGE_ERROR (and ACCEPTED or REJECTED, which normally come
+///   through the receipt paths, flushed there): flushed. The client is told
+///   the exchange is over; a crash must not revive and resend it.
+/// - SUBMITTED of a message: flushed. The business receipt may arrive
+///   after a crash, and it is accepted only from SUBMITTED,
+///   SCHEDULED_FOR_RESEND or WAITING_FOR_RECEIPT, not from SCHEDULED (which
+///   is what a lost SUBMITTED would leave).
+/// - SUBMITTED of a receipt we send: not flushed. No answer to it ever
+///   comes; lost, the receipt is SCHEDULED again and sent again under the
+///   same AS4 MessageId, which the peer eliminates as a duplicate. Sending
+///   acknowledges nothing to anyone.
+/// - WAITING_FOR_RECEIPT, ACKNOWLEDGE, SCHEDULED_FOR_RESEND: not flushed.
+///   Each follows a durable SUBMITTED (or, for receipts, SCHEDULED); lost,
+///   the entry is found SUBMITTED at start and recovered as an interrupted
+///   attempt (or is still SCHEDULED): it is sent again under the same AS4
+///   MessageId, the peer answers the duplicate with an AS4 receipt only,
+///   and a business receipt is still accepted. These states acknowledge
+///   nothing to anyone; only the attempt counter may miss the lost attempt.
+fn update_must_flush(next: &OutboxEntry) -> bool {
+    match next.state() {
+        OutboxState::Submitted => next.document_type() == DocumentType::Message,
+        OutboxState::MessageExchangeError | OutboxState::Accepted | OutboxState::Rejected => true,
+        OutboxState::Scheduled
+        | OutboxState::ScheduledForResend
+        | OutboxState::WaitingForReceipt
+        | OutboxState::Acknowledge => false,
     }
 }
 
