@@ -30,9 +30,10 @@ pub enum KeyError {
 
 /// An RSA private key, held as PKCS#8 DER, with the parsed forms the
 /// crypto libraries work with. Parsing an RSA key checks it and precomputes
-/// its Montgomery constants, which costs about as much as a signature, so it
-/// is done once: ring's key pair at construction, aws-lc-rs's decrypting key
-/// on first use. Clones share both.
+/// its Montgomery constants (for aws-lc-rs, about half the cost of a
+/// signature), so it is done once: ring's key pair at construction (it
+/// decides which keys are accepted), aws-lc-rs's on first use. Clones share
+/// them.
 #[derive(Clone)]
 pub struct PrivateKey {
     inner: Arc<KeyInner>,
@@ -42,6 +43,9 @@ struct KeyInner {
     pkcs8: Vec<u8>,
     /// For signing (ring).
     signing: ring::signature::RsaKeyPair,
+    /// For signing with aws-lc-rs, which is faster than ring where the CPU
+    /// has wide multipliers (AVX-512 IFMA); `None` when it refuses the key.
+    aws_signing: OnceLock<Option<aws_lc_rs::signature::RsaKeyPair>>,
     /// For RSA-OAEP key transport (aws-lc-rs); `None` when aws-lc-rs refuses
     /// the key.
     decrypting: OnceLock<Option<aws_lc_rs::rsa::OaepPrivateDecryptingKey>>,
@@ -67,7 +71,7 @@ impl PrivateKey {
     pub fn from_pkcs8_der(pkcs8: Vec<u8>) -> Result<Self, KeyError> {
         let signing =
             ring::signature::RsaKeyPair::from_pkcs8(&pkcs8).map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
-        Ok(Self { inner: Arc::new(KeyInner { pkcs8, signing, decrypting: OnceLock::new() }) })
+        Ok(Self { inner: Arc::new(KeyInner { pkcs8, signing, aws_signing: OnceLock::new(), decrypting: OnceLock::new() }) })
     }
 
     pub fn from_pem_file(path: &Path) -> Result<Self, KeyError> {
@@ -81,6 +85,16 @@ impl PrivateKey {
     /// The key as ring's signing key pair, parsed once.
     pub fn rsa_key_pair(&self) -> &ring::signature::RsaKeyPair {
         &self.inner.signing
+    }
+
+    /// The key as aws-lc-rs's signing key pair, parsed on first use and
+    /// kept; `None` when aws-lc-rs cannot use it (then sign with
+    /// [`PrivateKey::rsa_key_pair`]).
+    pub fn aws_lc_key_pair(&self) -> Option<&aws_lc_rs::signature::RsaKeyPair> {
+        self.inner
+            .aws_signing
+            .get_or_init(|| aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&self.inner.pkcs8).ok())
+            .as_ref()
     }
 
     /// The key for RSA-OAEP decryption (aws-lc-rs), parsed on first use and
