@@ -23,6 +23,7 @@ use crate::audit::{Action as AuditAction, NewEntry, Outcome};
 use crate::directory::{DocumentTypeId, ServiceMetadata};
 use crate::pki::TrustPolicy;
 use crate::sdk::envelope::{self, EnvelopeFacts, OpenOptions, ReceiptDecision};
+use crate::sdk::message::MessageHeader;
 use crate::sdk::{Problem, ResponseCode, Validation};
 use crate::xmlsec::SigningOptions;
 
@@ -193,9 +194,13 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
         Ok(opened) => {
             let facts = opened.facts;
             let address = facts.payload.handling_service_id.clone().unwrap_or_default();
-            let parsed = crate::sdk::message::SdkMessage::from_xml(&opened.message_xml, &state.config.limits.xml_limits()).ok();
-            let conversation = parsed.as_ref().map(|m| m.conversation_id().to_owned()).unwrap_or_else(|| facts.header.id.clone());
-            let person = parsed.as_ref().and_then(super::runtime::referenced_person);
+            // `envelope::open` has validated the message: only its header is
+            // read here, the documents are not decoded again.
+            let header = crate::xml::parse(&opened.message_xml, &state.config.limits.xml_limits())
+                .ok()
+                .and_then(|doc| MessageHeader::read(&doc, crate::xml::NodeId::DOCUMENT).ok());
+            let conversation = header.as_ref().map(|h| h.conversation_id().to_owned()).unwrap_or_else(|| facts.header.id.clone());
+            let person = header.as_ref().and_then(super::runtime::referenced_person);
             let entry = InboxEntry::new(
                 NewInboxEntry {
                     message_id: facts.header.id.clone(),

@@ -17,9 +17,10 @@ use crate::audit::{Action, AuditError, AuditLog, NewEntry, Outcome, PersonKey};
 use crate::config::NodeConfig;
 use crate::directory::{CacheConfig, CachedSmpClient, DirectoryError, DocumentTypeId, ParticipantId, ServiceMetadata, SmpClient};
 use crate::sdk::envelope::{self, SealError, SealOptions};
-use crate::sdk::message::SdkMessage;
-use crate::sdk::message_rules::validate_message_bytes;
+use crate::sdk::message::MessageHeader;
+use crate::sdk::message_rules::{check_message_size, validate_message_with, xml_error_problem, SupportedContentTypes};
 use crate::sdk::Validation;
+use crate::xml::NodeId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -136,11 +137,20 @@ impl NodeState {
     /// recipient, store durably, audit; returns the outbox entry.
     pub async fn submit(&self, actor: &str, message_xml: Vec<u8>) -> Result<OutboxEntry, SubmitError> {
         let limits = self.config.limits.xml_limits();
-        let validation = validate_message_bytes(&message_xml, &limits);
+        // One parse and one validation (what `validate_message_bytes` does),
+        // then only the header is read: the documents, attachments
+        // included, are not decoded here (sealing reads the message again).
+        let invalid = |problem| SubmitError::Invalid(Validation { problems: vec![problem] });
+        if let Some(problem) = check_message_size(message_xml.len()) {
+            return Err(invalid(problem));
+        }
+        let doc = crate::xml::parse(&message_xml, &limits).map_err(|e| invalid(xml_error_problem(&e)))?;
+        let validation = validate_message_with(&doc, NodeId::DOCUMENT, &SupportedContentTypes::default());
         if !validation.is_accepted() {
             return Err(SubmitError::Invalid(validation));
         }
-        let message = SdkMessage::from_xml(&message_xml, &limits).map_err(SubmitError::Invalid)?;
+        let message = MessageHeader::read(&doc, NodeId::DOCUMENT).map_err(SubmitError::Invalid)?;
+        drop(doc);
         if message.sender_org_id() != self.org_id() {
             let problem = crate::sdk::Problem::bv(crate::sdk::DetailCode::Invariant, "NA", "Wrong or unknown sender-id");
             return Err(SubmitError::Invalid(Validation { problems: vec![problem] }));
@@ -220,8 +230,7 @@ pub fn retry_policy(config: &crate::config::RetryConfig) -> RetryPolicy {
 /// The first person a message references (recipient's attention first), as
 /// a typed identifier for the audit log's keyed hash. Identifiers that are
 /// not personnummer, samordningsnummer or reserve numbers are left out.
-pub fn referenced_person(message: &SdkMessage) -> Option<crate::audit::PersonId> {
-    let header = &message.header;
+pub fn referenced_person(header: &MessageHeader) -> Option<crate::audit::PersonId> {
     let sender_persons = header.sender.attention.as_ref().map(|a| a.persons.as_slice()).unwrap_or(&[]);
     header
         .recipient

@@ -316,36 +316,70 @@ impl fmt::Debug for ContentFile {
 
 impl SdkMessage {
     pub fn message_id(&self) -> &str {
-        self.header.message_id.as_str()
+        self.header.message_id()
     }
 
     pub fn conversation_id(&self) -> &str {
-        self.header.conversation_id.as_str()
+        self.header.conversation_id()
     }
 
     pub fn ref_to_message_id(&self) -> Option<&str> {
-        self.header.ref_to_message_id.as_ref().map(MessageUuid::as_str)
+        self.header.ref_to_message_id()
     }
 
     /// `senderID/extension`, e.g. `0203:habo.se`.
     pub fn sender_org_id(&self) -> &str {
-        &self.header.sender.id.extension
+        self.header.sender_org_id()
     }
 
     /// `recipientID/extension`.
     pub fn recipient_org_id(&self) -> &str {
-        &self.header.recipient.id.extension
+        self.header.recipient_org_id()
     }
 
     /// The recipient's `subOrganization/organizationId/extension`; XHE's
     /// `HandlingServiceID` must equal it.
     pub fn recipient_functional_address(&self) -> &str {
-        &self.header.recipient.attention.sub_organization.id.extension
+        self.header.recipient_functional_address()
     }
 
     /// The sender's functional address, when the sender gave one.
     pub fn sender_functional_address(&self) -> Option<&str> {
-        self.header.sender.attention.as_ref().map(|a| a.sub_organization.id.extension.as_str())
+        self.header.sender_functional_address()
+    }
+}
+
+impl MessageHeader {
+    pub fn message_id(&self) -> &str {
+        self.message_id.as_str()
+    }
+
+    pub fn conversation_id(&self) -> &str {
+        self.conversation_id.as_str()
+    }
+
+    pub fn ref_to_message_id(&self) -> Option<&str> {
+        self.ref_to_message_id.as_ref().map(MessageUuid::as_str)
+    }
+
+    /// `senderID/extension`, e.g. `0203:habo.se`.
+    pub fn sender_org_id(&self) -> &str {
+        &self.sender.id.extension
+    }
+
+    /// `recipientID/extension`.
+    pub fn recipient_org_id(&self) -> &str {
+        &self.recipient.id.extension
+    }
+
+    /// The recipient's `subOrganization/organizationId/extension`.
+    pub fn recipient_functional_address(&self) -> &str {
+        &self.recipient.attention.sub_organization.id.extension
+    }
+
+    /// The sender's functional address, when the sender gave one.
+    pub fn sender_functional_address(&self) -> Option<&str> {
+        self.sender.attention.as_ref().map(|a| a.sub_organization.id.extension.as_str())
     }
 }
 
@@ -713,6 +747,21 @@ impl SdkMessage {
     }
 }
 
+impl MessageHeader {
+    /// Reads only the `messageHeader` of the message at `element` (found as
+    /// [`SdkMessage::parse`] finds it), without checking SDK's rules and
+    /// without decoding the documents: for a message that was validated
+    /// already (say with [`message_rules::validate_message_with`]) when only
+    /// its header is needed. Fails, never panics, on a tree the rules would
+    /// refuse.
+    pub fn read(doc: &Document, element: NodeId) -> Result<MessageHeader, Validation> {
+        let payload = message_rules::find_payload(doc, element).map_err(single)?;
+        let reader = Reader { doc, payload };
+        let message = reader.child(payload, "message").map_err(single)?;
+        reader.header(reader.child(message, "messageHeader").map_err(single)?).map_err(single)
+    }
+}
+
 fn single(p: Problem) -> Validation {
     Validation { problems: vec![p] }
 }
@@ -935,6 +984,21 @@ mod tests {
         assert_eq!(bad_org.problems.len(), 1);
         assert_eq!(bad_org.problems[0].text, "Wrong or unknown sender-id");
         assert_eq!(bad_org.problems[0].path, "/messagePayload/message/messageHeader/sender/senderID/extension");
+    }
+
+    #[test]
+    fn header_alone_reads_as_the_whole_message_does() {
+        let m = sample()
+            .recipient_person(Person { id: Some(Ii::new("1.2.752.129.2.1.3.1", "191212121212")), label: None })
+            .text("t")
+            .attachment(ContentFile::new("a.pdf", "application/pdf", vec![7; 3000]))
+            .build()
+            .unwrap();
+        let doc = xml::parse(&m.to_xml(), &XmlLimits::default()).unwrap();
+        assert_eq!(MessageHeader::read(&doc, NodeId::DOCUMENT).unwrap(), m.header);
+        // A tree without a message header is an error, not a panic.
+        let other = xml::parse(b"<messagePayload xmlns=\"urn:x\"/>", &XmlLimits::default()).unwrap();
+        assert!(MessageHeader::read(&other, NodeId::DOCUMENT).is_err());
     }
 
     #[test]
