@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -253,6 +253,19 @@ pub struct Store {
     dedup: Tree,
     receipts: Tree,
     counters: Arc<Counters>,
+    flushes: Arc<FlushGroup>,
+}
+
+/// Group commit for [`Store::flush`]: one flush runs at a time, and a
+/// caller whose writes a flush started after them has already covered
+/// returns without flushing again. Concurrent callers thus share flushes
+/// instead of each sealing and writing its own log buffer.
+#[derive(Debug, Default)]
+struct FlushGroup {
+    /// Flushes started so far (a flush starts under `completed`'s lock).
+    started: AtomicU64,
+    /// The number of the last flush that completed successfully.
+    completed: Mutex<u64>,
 }
 
 impl fmt::Debug for Store {
@@ -301,6 +314,7 @@ impl Store {
             dedup: db.open_tree(T_DEDUP)?,
             receipts: db.open_tree(T_RECEIPTS)?,
             counters: Arc::new(Counters::default()),
+            flushes: Arc::new(FlushGroup::default()),
             db,
         };
         store.recount()?;
@@ -325,8 +339,20 @@ impl Store {
         Ok(())
     }
 
+    /// Returns once every write this caller committed before the call is on
+    /// disk. Sled writes its log in order, so a flush started after those
+    /// writes covers them, whoever started it.
     fn flush(&self) -> Result<(), StoreError> {
+        // Flushes started before this point may have missed our writes;
+        // any flush numbered higher starts later and covers them.
+        let ticket = self.flushes.started.load(Ordering::SeqCst);
+        let mut completed = self.flushes.completed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *completed > ticket {
+            return Ok(());
+        }
+        let number = self.flushes.started.fetch_add(1, Ordering::SeqCst) + 1;
         self.db.flush()?;
+        *completed = number;
         Ok(())
     }
 
