@@ -232,6 +232,45 @@ fn a_corrupt_record_is_a_typed_error_not_a_panic() {
     assert!(matches!(store.due(T0, 10), Err(StoreError::Corrupt { .. })));
 }
 
+#[test]
+fn open_repairs_the_schedule_indexes_a_crash_left_behind() {
+    let dir = tempdir();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for id in ["a", "b"] {
+            store.submit(&message(id), b"<XHE/>").unwrap();
+        }
+    }
+    {
+        // Entries and their index keys are written one after the other, so
+        // a crash can leave an entry without its keys ("a") or a key the
+        // entry no longer calls for (the one of "b" at the Unix epoch).
+        let raw = sled::open(dir.path()).unwrap();
+        for name in ["outbox/due", "outbox/expiry"] {
+            let tree = raw.open_tree(name).unwrap();
+            for key in tree.iter().keys() {
+                let key = key.unwrap();
+                if key.ends_with(b"a") {
+                    tree.remove(key).unwrap();
+                }
+            }
+        }
+        let mut stale = vec![0x80];
+        stale.extend_from_slice(&[0; 15]);
+        stale.extend_from_slice(b"b");
+        raw.open_tree("outbox/due").unwrap().insert(stale, &[]).unwrap();
+        raw.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let ids = |entries: Vec<OutboxEntry>| entries.iter().map(|e| e.id().to_owned()).collect::<Vec<_>>();
+    let mut due = ids(store.due(T0, 10).unwrap());
+    due.sort();
+    assert_eq!(due, ["a", "b"]);
+    let mut expiring = ids(store.expired(at(secs(400 * 24 * 3600)), 10).unwrap());
+    expiring.sort();
+    assert_eq!(expiring, ["a", "b"]);
+}
+
 // ---------------------------------------------------------------------------
 // Inbound
 // ---------------------------------------------------------------------------

@@ -16,10 +16,18 @@
 //!
 //! Every write that is acknowledged to someone (a client's submission, a
 //! peer's message, a receipt) is flushed to disk before the call returns.
-//! Indexes are written in the same transaction as what they index, so a
-//! crash never leaves one without the other. Records are versioned JSON; a
-//! record that does not decode is reported as [`StoreError::Corrupt`],
-//! never a panic.
+//! Records are versioned JSON; a record that does not decode is reported as
+//! [`StoreError::Corrupt`], never a panic.
+//!
+//! Atomicity: writes that span records of different kinds (a message and
+//! its dedup record, a receipt and the entry it correlates) are one sled
+//! transaction. The outbox's schedule indexes (`outbox/due`,
+//! `outbox/expiry`) are derived from the entries: [`Store::submit`] and
+//! [`Store::update`] write the entry and then its index keys without a
+//! transaction (every sled transaction writes out two log buffers), under a
+//! lock that orders all outbox writes, and [`Store::open`] repairs the
+//! indexes from the entries, so a crash between the two leaves nothing
+//! wrong behind.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -254,6 +262,9 @@ pub struct Store {
     receipts: Tree,
     counters: Arc<Counters>,
     flushes: Arc<FlushGroup>,
+    /// Held by every write of an outbox entry, so that an entry and its
+    /// index keys change together as far as other writers can see.
+    outbox_lock: Arc<Mutex<()>>,
 }
 
 /// Group commit for [`Store::flush`]: one flush runs at a time, and a
@@ -315,9 +326,11 @@ impl Store {
             receipts: db.open_tree(T_RECEIPTS)?,
             counters: Arc::new(Counters::default()),
             flushes: Arc::new(FlushGroup::default()),
+            outbox_lock: Arc::new(Mutex::new(())),
             db,
         };
         store.recount()?;
+        store.repair_schedule()?;
         Ok(store)
     }
 
@@ -337,6 +350,69 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Makes `outbox/due` and `outbox/expiry` hold exactly the keys the
+    /// entries call for: [`Store::submit`] and [`Store::update`] write an
+    /// entry and its index keys one after the other, so a crash can leave
+    /// stale keys or miss new ones.
+    /// The index keys of an entry that does not decode are left alone (the
+    /// scheduler then reports it as corrupt).
+    fn repair_schedule(&self) -> Result<(), StoreError> {
+        let mut due = std::collections::BTreeSet::new();
+        let mut expiry = std::collections::BTreeSet::new();
+        let mut undecodable = std::collections::BTreeSet::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item?;
+            match decode::<OutboxEntry>(T_OUTBOX, &k, &v) {
+                Ok(e) => {
+                    due.extend(due_key(&e));
+                    expiry.extend(expiry_key(&e));
+                }
+                Err(_) => _ = undecodable.insert(k.to_vec()),
+            }
+        }
+        for (tree, wanted) in [(&self.outbox_due, due), (&self.outbox_expiry, expiry)] {
+            let mut present = std::collections::BTreeSet::new();
+            for item in tree.iter() {
+                let (key, _) = item?;
+                let id = key.get(16..).unwrap_or_default();
+                if !wanted.contains(key.as_ref()) && !undecodable.contains(id) {
+                    tree.remove(&key)?;
+                } else {
+                    present.insert(key.to_vec());
+                }
+            }
+            for key in wanted.difference(&present) {
+                tree.insert(key.as_slice(), &[])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves an entry's `outbox/due` and `outbox/expiry` keys from `old` to
+    /// `new`, outside a transaction: call with `outbox_lock` held, after the
+    /// entry itself is written.
+    fn reindex(&self, old: Option<&OutboxEntry>, new: &OutboxEntry) -> Result<(), StoreError> {
+        for (tree, key) in [(&self.outbox_due, due_key as fn(&OutboxEntry) -> Option<Vec<u8>>), (&self.outbox_expiry, expiry_key)] {
+            let before = old.and_then(key);
+            let after = key(new);
+            if before == after {
+                continue;
+            }
+            if let Some(before) = before {
+                tree.remove(before)?;
+            }
+            if let Some(after) = after {
+                tree.insert(after, &[])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere leaves nothing to repair.
+        self.outbox_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Returns once every write this caller committed before the call is on
@@ -362,22 +438,25 @@ impl Store {
 
     /// Stores a new SCHEDULED entry and its sealed XHE, and returns only
     /// once both are on disk: the API acknowledges a submission after this.
+    ///
+    /// No transaction: the payload is written first, then the entry, then its
+    /// index keys, in log order. A crash before the flush leaves a prefix of
+    /// that: nothing, a payload without an entry (overwritten when the
+    /// client submits again, since only the entry counts as submitted), or
+    /// an entry whose index keys [`Store::open`] restores.
     pub fn submit(&self, entry: &OutboxEntry, sealed_xhe: &[u8]) -> Result<(), StoreError> {
         check_new(entry)?;
         check_id("message id", entry.id())?;
         let record = encode(entry)?;
-        let payload = IVec::from(sealed_xhe);
-        committed((&self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
-            |(outbox, payloads, due, expiry)| {
-                if outbox.get(entry.id())?.is_some() {
-                    return abort(StoreError::AlreadyExists(entry.id().to_owned()));
-                }
-                outbox.insert(entry.id(), record.clone())?;
-                payloads.insert(entry.id(), payload.clone())?;
-                index_outbox(due, expiry, None, entry)?;
-                Ok(())
-            },
-        ))?;
+        {
+            let _outbox = self.lock_outbox();
+            if self.outbox.get(entry.id())?.is_some() {
+                return Err(StoreError::AlreadyExists(entry.id().to_owned()));
+            }
+            self.outbox_payloads.insert(entry.id(), sealed_xhe)?;
+            self.outbox.insert(entry.id(), record)?;
+            self.reindex(None, entry)?;
+        }
         self.flush()?;
         self.counters.outbox_moved(None, entry.state());
         Ok(())
@@ -437,26 +516,32 @@ impl Store {
     /// could do harm (see [`update_must_flush`]); otherwise it reaches the
     /// disk with the next flush (sled's own within half a second, or the
     /// next acknowledged write's).
+    ///
+    /// No transaction: the entry is written, then its index keys are moved
+    /// (see the module documentation).
     pub fn update(&self, entry: &mut OutboxEntry) -> Result<(), StoreError> {
         let mut next = entry.clone();
         next.set_revision(entry.revision() + 1);
         let record = encode(&next)?;
-        let from = committed((&self.outbox, &self.outbox_due, &self.outbox_expiry).transaction(|(outbox, due, expiry)| {
-            let stored = read_outbox(outbox, entry.id())?;
+        let from = {
+            let _outbox = self.lock_outbox();
+            let Some(stored) = self.outbox_entry(entry.id())? else {
+                return Err(StoreError::OutboxNotFound(entry.id().to_owned()));
+            };
             if stored.revision() != entry.revision() {
-                return abort(StoreError::Conflict {
+                return Err(StoreError::Conflict {
                     id: entry.id().to_owned(),
                     expected: entry.revision(),
                     found: stored.revision(),
                 });
             }
             if stored.as4_message_id() != entry.as4_message_id() {
-                return abort(StoreError::As4MessageIdChanged { id: entry.id().to_owned() });
+                return Err(StoreError::As4MessageIdChanged { id: entry.id().to_owned() });
             }
-            outbox.insert(entry.id(), record.clone())?;
-            index_outbox(due, expiry, Some(&stored), &next)?;
-            Ok(stored.state())
-        }))?;
+            self.outbox.insert(entry.id(), record)?;
+            self.reindex(Some(&stored), &next)?;
+            stored.state()
+        };
         if update_must_flush(&next) {
             self.flush()?;
         }
@@ -471,9 +556,11 @@ impl Store {
     pub fn correlate_receipt(&self, message_id: &str, receipt: BusinessReceipt) -> Result<OutboxEntry, StoreError> {
         check_id("receipt id", &receipt.receipt_id)?;
         let link = encode(&ReceiptLink { message_id: message_id.to_owned(), functional_address: None })?;
+        let outbox_lock = self.lock_outbox();
         let (from, entry) = committed((&self.outbox, &self.outbox_due, &self.outbox_expiry, &self.receipts).transaction(
             |(outbox, due, expiry, receipts)| apply_receipt(outbox, due, expiry, receipts, message_id, &receipt, &link),
         ))?;
+        drop(outbox_lock);
         self.flush()?;
         self.counters.outbox_moved(Some(from), entry.state());
         Ok(entry)
@@ -491,6 +578,7 @@ impl Store {
             kind: DocumentType::Receipt,
             received_at: receipt.received_at,
         })?;
+        let outbox_lock = self.lock_outbox();
         let outcome = committed(
             (&self.dedup, &self.outbox, &self.outbox_due, &self.outbox_expiry, &self.receipts).transaction(
                 |(dedup_tree, outbox, due, expiry, receipts)| {
@@ -504,6 +592,7 @@ impl Store {
                 },
             ),
         )?;
+        drop(outbox_lock);
         // Flushed on the duplicate path too: the first copy may belong to a
         // concurrent call that has committed but not yet flushed.
         self.flush()?;
@@ -633,6 +722,7 @@ impl Store {
             functional_address: Some(entry.functional_address().to_owned()),
         })?;
         let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
+        let outbox_lock = self.lock_outbox();
         let outcome = committed(
             (
                 &self.dedup,
@@ -668,6 +758,7 @@ impl Store {
                     Ok(ReceiveOutcome::Inserted)
                 }),
         )?;
+        drop(outbox_lock);
         // Flushed on the duplicate path too (see `receive_receipt`).
         self.flush()?;
         if outcome == ReceiveOutcome::Inserted {
@@ -794,6 +885,7 @@ impl Store {
             functional_address: Some(functional_address.to_owned()),
         })?;
         let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
+        let outbox_lock = self.lock_outbox();
         let (from, entry) = committed(
             (
                 &self.inbox_ids,
@@ -819,6 +911,7 @@ impl Store {
                     Ok((from, entry))
                 }),
         )?;
+        drop(outbox_lock);
         self.flush()?;
         self.counters.inbox_moved(Some(from), entry.state());
         self.counters.outbox_moved(None, receipt.state());
@@ -925,8 +1018,18 @@ fn read_inbound(
     Ok((key, entry))
 }
 
-/// Moves the due and expiry index entries from `old` to `new`: due while
-/// schedulable, expiring while not final.
+/// An entry's key in `outbox/due`: it has one while schedulable.
+fn due_key(entry: &OutboxEntry) -> Option<Vec<u8>> {
+    entry.state().is_schedulable().then(|| schedule_key(entry.next_attempt_at(), entry.id()))
+}
+
+/// An entry's key in `outbox/expiry`: it has one while not final.
+fn expiry_key(entry: &OutboxEntry) -> Option<Vec<u8>> {
+    (!entry.state().is_final()).then(|| schedule_key(entry.expires_at(), entry.id()))
+}
+
+/// Moves the due and expiry index entries from `old` to `new` inside a
+/// transaction: due while schedulable, expiring while not final.
 fn index_outbox(
     due: &TransactionalTree,
     expiry: &TransactionalTree,
@@ -934,18 +1037,18 @@ fn index_outbox(
     new: &OutboxEntry,
 ) -> TxResult<()> {
     if let Some(old) = old {
-        if old.state().is_schedulable() {
-            due.remove(schedule_key(old.next_attempt_at(), old.id()))?;
+        if let Some(key) = due_key(old) {
+            due.remove(key)?;
         }
-        if !old.state().is_final() {
-            expiry.remove(schedule_key(old.expires_at(), old.id()))?;
+        if let Some(key) = expiry_key(old) {
+            expiry.remove(key)?;
         }
     }
-    if new.state().is_schedulable() {
-        due.insert(schedule_key(new.next_attempt_at(), new.id()), &[])?;
+    if let Some(key) = due_key(new) {
+        due.insert(key, &[])?;
     }
-    if !new.state().is_final() {
-        expiry.insert(schedule_key(new.expires_at(), new.id()), &[])?;
+    if let Some(key) = expiry_key(new) {
+        expiry.insert(key, &[])?;
     }
     Ok(())
 }
