@@ -367,6 +367,24 @@ fn concurrent_appends_keep_one_contiguous_chain() {
 }
 
 #[test]
+fn append_all_writes_a_contiguous_run_and_refuses_a_bad_batch_whole() {
+    let (_dir, path) = new_log();
+    let log = AuditLog::open(&path, key()).expect("open");
+    assert_eq!(log.append(entry(1)).expect("append"), 1);
+    assert_eq!(log.append_all([entry(2), entry(3), entry(4)]).expect("append_all"), 4);
+    assert_eq!(log.head().expect("head").seq, 4);
+    // One invalid entry: none of the batch is written.
+    let len = std::fs::metadata(&path).expect("meta").len();
+    let bad = NewEntry { org: "232100-0016".into(), ..entry(6) };
+    assert!(matches!(log.append_all([entry(5), bad]), Err(AuditError::InvalidEntry { field: "org", .. })));
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), len);
+    assert_eq!(log.append(entry(5)).expect("append"), 5);
+    let report = audit::verify(&path).expect("verify");
+    assert_eq!(report.entries, 5);
+    assert_eq!(report.last_hash, log.head().expect("head").hash);
+}
+
+#[test]
 fn invalid_entries_are_refused_before_anything_is_written() {
     let (_dir, path) = new_log();
     let log = AuditLog::open(&path, key()).expect("open");

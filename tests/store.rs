@@ -232,6 +232,45 @@ fn a_corrupt_record_is_a_typed_error_not_a_panic() {
     assert!(matches!(store.due(T0, 10), Err(StoreError::Corrupt { .. })));
 }
 
+#[test]
+fn open_repairs_the_schedule_indexes_a_crash_left_behind() {
+    let dir = tempdir();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for id in ["a", "b"] {
+            store.submit(&message(id), b"<XHE/>").unwrap();
+        }
+    }
+    {
+        // Entries and their index keys are written one after the other, so
+        // a crash can leave an entry without its keys ("a") or a key the
+        // entry no longer calls for (the one of "b" at the Unix epoch).
+        let raw = sled::open(dir.path()).unwrap();
+        for name in ["outbox/due", "outbox/expiry"] {
+            let tree = raw.open_tree(name).unwrap();
+            for key in tree.iter().keys() {
+                let key = key.unwrap();
+                if key.ends_with(b"a") {
+                    tree.remove(key).unwrap();
+                }
+            }
+        }
+        let mut stale = vec![0x80];
+        stale.extend_from_slice(&[0; 15]);
+        stale.extend_from_slice(b"b");
+        raw.open_tree("outbox/due").unwrap().insert(stale, &[]).unwrap();
+        raw.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let ids = |entries: Vec<OutboxEntry>| entries.iter().map(|e| e.id().to_owned()).collect::<Vec<_>>();
+    let mut due = ids(store.due(T0, 10).unwrap());
+    due.sort();
+    assert_eq!(due, ["a", "b"]);
+    let mut expiring = ids(store.expired(at(secs(400 * 24 * 3600)), 10).unwrap());
+    expiring.sort();
+    assert_eq!(expiring, ["a", "b"]);
+}
+
 // ---------------------------------------------------------------------------
 // Inbound
 // ---------------------------------------------------------------------------
@@ -338,6 +377,52 @@ fn our_receipt_and_received_sent_commit_together_and_only_once() {
         store.submit_receipt(INBOX, "m-1", &not_a_receipt, b"x", T0),
         Err(StoreError::WrongDocumentType { .. })
     ));
+}
+
+#[test]
+fn a_message_stored_with_its_receipt_commits_both_once() {
+    let dir = tempdir();
+    let our_receipt = new_entry("r-1", DocumentType::Receipt, at(secs(1)), &RetryPolicy::default());
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let outcome = store
+            .receive_inbound_answered("as4-in@peer", inbound("m-1", INBOX, T0), b"msg", &our_receipt, b"<XHE receipt/>", at(secs(1)))
+            .unwrap();
+        assert_eq!(outcome, ReceiveOutcome::Inserted);
+        // An AS4 resend: nothing more is stored, the new receipt is dropped.
+        let again = new_entry("r-2", DocumentType::Receipt, at(secs(2)), &RetryPolicy::default());
+        let outcome = store
+            .receive_inbound_answered("as4-in@peer", inbound("m-1", INBOX, T0), b"msg", &again, b"<XHE receipt/>", at(secs(2)))
+            .unwrap();
+        assert_eq!(outcome, ReceiveOutcome::Duplicate { message_id: "m-1".into() });
+        assert_eq!(store.outbox_entry("r-2").unwrap(), None);
+        // The same messageId under another AS4 MessageId is refused.
+        let err = store
+            .receive_inbound_answered("as4-other@peer", inbound("m-1", INBOX, T0), b"msg", &again, b"x", at(secs(2)))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::MessageIdInUse(_)), "{err}");
+        // Only a receipt may be queued this way.
+        let err = store
+            .receive_inbound_answered("as4-3@peer", inbound("m-3", INBOX, T0), b"msg", &message("r-3"), b"x", T0)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::WrongDocumentType { .. }), "{err}");
+        assert_eq!(store.inbox_entry(INBOX, "m-3").unwrap(), None);
+    } // dropped without a shutdown
+
+    let store = Store::open(dir.path()).unwrap();
+    let entry = store.inbox_entry(INBOX, "m-1").unwrap().unwrap();
+    assert_eq!(entry.state(), InboxState::ReceiptSent);
+    assert_eq!(entry.receipt_id(), Some("r-1"));
+    assert_eq!(entry.as4_message_id(), "as4-in@peer");
+    assert_eq!(store.load_inbound_payload(INBOX, "m-1").unwrap().unwrap().to_vec(u64::MAX).unwrap(), b"msg");
+    let queued = store.outbox_entry("r-1").unwrap().unwrap();
+    assert_eq!((queued.document_type(), queued.state()), (DocumentType::Receipt, OutboxState::Scheduled));
+    assert_eq!(store.load_payload("r-1").unwrap().unwrap().to_vec(u64::MAX).unwrap(), b"<XHE receipt/>");
+    let link = store.answered_by("r-1", ReceiptDirection::Sent).unwrap().unwrap();
+    assert_eq!((link.message_id.as_str(), link.functional_address.as_deref()), ("m-1", Some(INBOX)));
+    assert_eq!(store.due(at(secs(1)), 10).unwrap().len(), 1);
+    let counts = store.count_by_state();
+    assert_eq!((counts.inbox[&InboxState::ReceiptSent], counts.outbox[&OutboxState::Scheduled]), (1, 1));
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 //! kept at least five years, reviewed regularly, and extractable per patient.
 //! So every send, receipt, delivery, read and export is logged here, and the
 //! node acknowledges an action only after [`AuditLog::append`] has returned:
-//! by then the entry is on disk (`fdatasync`).
+//! by then the entry is on disk (`fdatasync`; concurrent appends share one,
+//! see [`AuditLog`]).
 //!
 //! Format (one entry per line, see [`entry`] for the canonical form):
 //!
@@ -74,11 +75,20 @@ pub struct Head {
 /// `append` takes `&self` and is safe from many threads: one mutex orders the
 /// entries, so the chain and the sequence numbers follow the order of
 /// `append` calls that succeed.
+///
+/// Group commit: an entry is written under that mutex, and made durable
+/// outside it. Of the callers waiting for durability, one (the leader)
+/// runs `fdatasync`, which covers every line written before it started;
+/// entries appended meanwhile wait for the leader's sync to finish and are
+/// then covered by one further sync, done by the next of them. `append`
+/// still returns only once its own entry is on disk; concurrent callers
+/// (tokio's blocking pool, say) just share the cost of the syncs.
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     key: PersonKey,
     state: Mutex<State>,
+    sync: Mutex<SyncState>,
 }
 
 #[derive(Debug)]
@@ -86,8 +96,21 @@ struct State {
     file: File,
     /// The file's length after our last write, to notice other writers.
     len: u64,
+    /// The last entry written (not necessarily synced yet).
     head: Head,
     stopped: bool,
+}
+
+#[derive(Debug)]
+struct SyncState {
+    /// The same open file as `State::file`, for `fdatasync` without holding
+    /// the write lock.
+    file: File,
+    /// The last entry known to be on disk.
+    durable: Head,
+    /// A sync failed: what is on disk is unknown, so nothing more is
+    /// reported durable.
+    failed: bool,
 }
 
 impl AuditLog {
@@ -118,12 +141,35 @@ impl AuditLog {
             Ok(None) => Head { seq: 0, hash: GENESIS_PREV.to_owned() },
             Err(reason) => return Err(AuditError::Broken { path, reason }),
         };
-        Ok(Self { path, key, state: Mutex::new(State { file, len, head, stopped: false }) })
+        let sync_file = file.try_clone().map_err(io_err)?;
+        Ok(Self {
+            path,
+            key,
+            state: Mutex::new(State { file, len, head: head.clone(), stopped: false }),
+            sync: Mutex::new(SyncState { file: sync_file, durable: head, failed: false }),
+        })
+    }
+
+    /// Appends entries in order, one after the other in the chain, and
+    /// returns the last one's sequence number once all are on disk (one
+    /// sync for all). An invalid entry is refused before any is written.
+    pub fn append_all(&self, entries: impl IntoIterator<Item = NewEntry>) -> Result<u64, AuditError> {
+        let prepared = entries.into_iter().map(|e| e.prepare(&self.key)).collect::<Result<Vec<_>, _>>()?;
+        let seq = self.write(prepared)?;
+        self.make_durable(seq)?;
+        Ok(seq)
     }
 
     /// Appends one entry and returns its sequence number once it is on disk.
     pub fn append(&self, new: NewEntry) -> Result<u64, AuditError> {
-        let mut entry = new.prepare(&self.key)?;
+        let seq = self.write(vec![new.prepare(&self.key)?])?;
+        self.make_durable(seq)?;
+        Ok(seq)
+    }
+
+    /// Writes prepared entries (not synced) and returns the last one's
+    /// sequence number (the head's when there are none).
+    fn write(&self, entries: Vec<Entry>) -> Result<u64, AuditError> {
         let io_err = |source| AuditError::Io { path: self.path.clone(), source };
         // A panic while holding the lock leaves the file in an unknown state too.
         let mut state = self.state.lock().map_err(|_| AuditError::Stopped)?;
@@ -135,26 +181,60 @@ impl AuditLog {
             state.stopped = true;
             return Err(AuditError::ModifiedExternally { path: self.path.clone() });
         }
-        entry.seq = state.head.seq + 1;
-        entry.prev = state.head.hash.clone();
-        entry.hash = entry.compute_hash();
-        let mut line = entry.to_line_bytes();
-        line.push(b'\n');
-        // One write of the whole line (O_APPEND), then fdatasync, which also
-        // makes the new length durable.
-        if let Err(e) = state.file.write_all(&line).and_then(|()| state.file.sync_data()) {
+        let mut head = state.head.clone();
+        let mut lines = Vec::new();
+        for mut entry in entries {
+            entry.seq = head.seq + 1;
+            entry.prev = head.hash;
+            entry.hash = entry.compute_hash();
+            lines.extend_from_slice(&entry.to_line_bytes());
+            lines.push(b'\n');
+            head = Head { seq: entry.seq, hash: entry.hash };
+        }
+        // One write of all the lines (O_APPEND); `make_durable` syncs them,
+        // which also makes the new length durable.
+        if let Err(e) = state.file.write_all(&lines) {
             state.stopped = true;
             return Err(io_err(e));
         }
-        state.len += line.len() as u64;
-        state.head = Head { seq: entry.seq, hash: entry.hash };
+        state.len += lines.len() as u64;
+        state.head = head;
         Ok(state.head.seq)
     }
 
-    /// The last entry written (or the empty log's genesis values).
+    /// Returns once entry `seq` (and every one before it) is on disk: at
+    /// once when another caller's sync already covered it, else after one
+    /// `fdatasync` covering everything written so far.
+    fn make_durable(&self, seq: u64) -> Result<(), AuditError> {
+        // Lock order: `sync`, then `state`; `write` never holds `state`
+        // while taking `sync`.
+        let mut sync = self.sync.lock().map_err(|_| AuditError::Stopped)?;
+        if sync.durable.seq >= seq {
+            return Ok(());
+        }
+        if sync.failed {
+            return Err(AuditError::Stopped);
+        }
+        // Every line up to this head has been written (the head moves only
+        // after a complete write), so the sync below covers all of them.
+        let target = self.state.lock().map_err(|_| AuditError::Stopped)?.head.clone();
+        if let Err(e) = sync.file.sync_data() {
+            // A retried fsync may report success without the data being
+            // safe, so the log stops, as after a failed write.
+            sync.failed = true;
+            if let Ok(mut state) = self.state.lock() {
+                state.stopped = true;
+            }
+            return Err(AuditError::Io { path: self.path.clone(), source: e });
+        }
+        sync.durable = target;
+        Ok(())
+    }
+
+    /// The last entry on disk (or the empty log's genesis values).
     pub fn head(&self) -> Result<Head, AuditError> {
-        let state = self.state.lock().map_err(|_| AuditError::Stopped)?;
-        Ok(state.head.clone())
+        let sync = self.sync.lock().map_err(|_| AuditError::Stopped)?;
+        Ok(sync.durable.clone())
     }
 
     pub fn path(&self) -> &Path {

@@ -18,7 +18,7 @@ use crate::spool::{spool_http_body, Blob, BodyError, ReaderBody};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::runtime::{Shared, SubmitError};
+use super::runtime::{disk_wait, Shared, SubmitError};
 use crate::audit::{Action, NewEntry, Outcome};
 
 /// The routes, over the node's shared state.
@@ -123,7 +123,7 @@ async fn inbox_read(State(state): State<Shared>, Path((address, id)): Path<(Stri
         Err(e) => return internal(e),
     };
     let now = OffsetDateTime::now_utc();
-    let entry = match state.store.mark_retrieved(&address, &id, now) {
+    let entry = match disk_wait(|| state.store.mark_retrieved(&address, &id, now)) {
         Ok(entry) => entry,
         Err(e) => return internal(e),
     };
@@ -131,7 +131,7 @@ async fn inbox_read(State(state): State<Shared>, Path((address, id)): Path<(Stri
         .functional_address(&address)
         .message_id(&id)
         .conversation_id(entry.conversation_id());
-    if let Err(e) = state.audit.append(audit) {
+    if let Err(e) = disk_wait(|| state.audit.append(audit)) {
         // Reading without an audit trail is not allowed (patient data law).
         return internal(e);
     }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use super::metrics::Counter;
 use super::outbox::{BusinessReceipt, DocumentType, InboxEntry, NewInboxEntry, NewOutboxEntry, OutboxEntry, StoredReceiptLine};
-use super::runtime::Shared;
+use super::runtime::{disk_wait, Shared};
 use super::store::{ReceiptOutcome, ReceiveOutcome};
 use crate::as4::error::{LocalError, PackagingError, SecurityError};
 use crate::as4::{self, Action, As4Error, As4Limits, VerifiedUserMessage};
@@ -164,7 +164,7 @@ fn audit(state: &Shared, action: AuditAction, outcome: Outcome, facts: Option<&E
             e = e.functional_address(a);
         }
     }
-    if let Err(err) = state.audit.append(e) {
+    if let Err(err) = disk_wait(|| state.audit.append(e)) {
         tracing::error!(error = %err, "audit append failed");
     }
 }
@@ -255,7 +255,14 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
                 },
                 now,
             );
-            match state.store.receive_inbound(&as4_id, entry, &opened.message_xml).map_err(|e| e.to_string())? {
+            // Our business receipt is sealed first, so that the message,
+            // its RECEIPT_SENT mark and the receipt in our outbox are stored
+            // in one transaction with one flush.
+            let (receipt, sealed_receipt) = seal_business_receipt(state, &facts, &Validation::default())?;
+            let stored = disk_wait(|| {
+                state.store.receive_inbound_answered(&as4_id, entry, &opened.message_xml, &receipt, &sealed_receipt, now)
+            });
+            match stored.map_err(|e| e.to_string())? {
                 ReceiveOutcome::Duplicate { .. } => {
                     state.metrics.bump(Counter::InboundDuplicates);
                     return Ok(());
@@ -263,6 +270,7 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
                 ReceiveOutcome::Inserted => {}
             }
             state.metrics.bump(Counter::InboundAccepted);
+            state.metrics.bump(Counter::BusinessReceiptsSent);
             let mut entry = NewEntry::new(now, "node", state.org_id(), AuditAction::InboundMessage, Outcome::Accepted)
                 .message_id(&facts.header.id)
                 .functional_address(&address)
@@ -270,17 +278,18 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
             if let Some(p) = person {
                 entry = entry.person(p);
             }
-            state.audit.append(entry).map_err(|e| e.to_string())?;
-            queue_business_receipt(state, &facts, &Validation::default(), Answered::Stored { functional_address: &address })
+            let receipt_entry = receipt_audit_entry(state, Outcome::Accepted, &facts);
+            // Both entries with one sync, before the AS4 receipt answers.
+            disk_wait(|| state.audit.append_all([entry, receipt_entry])).map_err(|e| e.to_string())?;
+            state.outbox_notify.notify_one();
+            Ok(())
         }
         Err(rejection) => {
             state.metrics.bump(Counter::InboundRejected);
             let detail = rejection.validation.problems.iter().map(|p| format!("{} {}", p.reason.as_str(), p.detail.as_str())).collect::<Vec<_>>().join(", ");
             audit(state, AuditAction::ValidationResult, Outcome::Rejected, rejection.facts.as_ref(), &detail);
             match (&rejection.facts, rejection.receipt) {
-                (Some(facts), ReceiptDecision::Send) => {
-                    queue_business_receipt(state, facts, &rejection.validation, Answered::Rejected { as4_id: &as4_id })
-                }
+                (Some(facts), ReceiptDecision::Send) => queue_rejection_receipt(state, facts, &rejection.validation, &as4_id),
                 _ => {
                     // DIGG sends no receipt here (C3.2.4): the envelope is
                     // kept for operators and counted, which is the alert.
@@ -323,19 +332,31 @@ fn party_mismatch(facts: &EnvelopeFacts, original_sender: &str, final_recipient:
     None
 }
 
-/// What a business receipt answers.
-enum Answered<'a> {
-    /// A message stored in this inbox.
-    Stored { functional_address: &'a str },
-    /// A message rejected and not stored, received under this AS4 MessageId.
-    Rejected { as4_id: &'a str },
+/// Seals our REJECTED receipt for a message that is not stored and puts it
+/// in the outbox, recording the AS4 MessageId with it in one transaction so
+/// that a resend is not answered twice. (Accepted messages go through
+/// [`super::store::Store::receive_inbound_answered`].)
+fn queue_rejection_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Validation, as4_id: &str) -> Result<(), String> {
+    let (entry, sealed) = seal_business_receipt(state, facts, validation)?;
+    let now = OffsetDateTime::now_utc();
+    match disk_wait(|| state.store.submit_rejection(as4_id, &facts.header.id, &entry, &sealed, now)).map_err(|e| e.to_string())? {
+        ReceiveOutcome::Inserted => {}
+        ReceiveOutcome::Duplicate { .. } => {
+            state.metrics.bump(Counter::InboundDuplicates);
+            return Ok(());
+        }
+    }
+    state.metrics.bump(Counter::BusinessReceiptsSent);
+    let e = receipt_audit_entry(state, Outcome::Rejected, facts);
+    if let Err(err) = disk_wait(|| state.audit.append(e)) {
+        tracing::error!(error = %err, "audit append failed");
+    }
+    state.outbox_notify.notify_one();
+    Ok(())
 }
 
-/// Seals our receipt for `facts` and puts it in the outbox. For an accepted
-/// message the inbox entry is marked RECEIPT_SENT in the same transaction;
-/// for a rejected one the AS4 MessageId is recorded with it, so a resend is
-/// not answered twice.
-fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Validation, answered: Answered<'_>) -> Result<(), String> {
+/// Our business receipt for `facts`, sealed, and its new outbox entry.
+fn seal_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Validation) -> Result<(OutboxEntry, Vec<u8>), String> {
     let now = OffsetDateTime::now_utc();
     let receipt = envelope::receipt_for(facts, uuid::Uuid::new_v4().to_string(), now, validation);
     let signing = &state.config.keys.org_signing;
@@ -352,25 +373,18 @@ fn queue_business_receipt(state: &Shared, facts: &EnvelopeFacts, validation: &Va
         now,
         &state.retry,
     );
-    match answered {
-        Answered::Stored { functional_address } => {
-            state.store.submit_receipt(functional_address, &facts.header.id, &entry, &sealed, now).map_err(|e| e.to_string())?;
-        }
-        Answered::Rejected { as4_id } => {
-            match state.store.submit_rejection(as4_id, &facts.header.id, &entry, sealed, now).map_err(|e| e.to_string())? {
-                ReceiveOutcome::Inserted => {}
-                ReceiveOutcome::Duplicate { .. } => {
-                    state.metrics.bump(Counter::InboundDuplicates);
-                    return Ok(());
-                }
-            }
-        }
+    Ok((entry, sealed))
+}
+
+/// The audit entry for a business receipt we queued.
+fn receipt_audit_entry(state: &Shared, outcome: Outcome, facts: &EnvelopeFacts) -> NewEntry {
+    let mut e = NewEntry::new(OffsetDateTime::now_utc(), "node", state.org_id(), AuditAction::BusinessReceipt, outcome)
+        .detail("receipt queued")
+        .message_id(&facts.header.id);
+    if let Some(a) = &facts.payload.handling_service_id {
+        e = e.functional_address(a);
     }
-    state.metrics.bump(Counter::BusinessReceiptsSent);
-    let outcome = if validation.is_accepted() { Outcome::Accepted } else { Outcome::Rejected };
-    audit(state, AuditAction::BusinessReceipt, outcome, Some(facts), "receipt queued");
-    state.outbox_notify.notify_one();
-    Ok(())
+    e
 }
 
 /// A business receipt for one of our messages: verify it came from the
@@ -404,7 +418,7 @@ fn deliver_receipt(state: &Shared, verified: VerifiedUserMessage, sender: &Servi
         lines: r.lines.iter().map(StoredReceiptLine::from).collect(),
         received_at: now,
     };
-    match state.store.receive_receipt(&as4_id, &r.document_reference, business) {
+    match disk_wait(|| state.store.receive_receipt(&as4_id, &r.document_reference, business)) {
         Ok(ReceiptOutcome::Correlated(entry)) => {
             state.metrics.bump(Counter::BusinessReceiptsReceived);
             let outcome = if r.response == ResponseCode::Accepted { Outcome::Accepted } else { Outcome::Rejected };
@@ -412,7 +426,7 @@ fn deliver_receipt(state: &Shared, verified: VerifiedUserMessage, sender: &Servi
                 .message_id(entry.id())
                 .conversation_id(entry.conversation_id())
                 .detail("business receipt correlated");
-            state.audit.append(e).map_err(|e| e.to_string())?;
+            disk_wait(|| state.audit.append(e)).map_err(|e| e.to_string())?;
             Ok(())
         }
         Ok(ReceiptOutcome::Duplicate { .. }) => Ok(()),

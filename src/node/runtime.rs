@@ -83,6 +83,21 @@ pub struct NodeState {
 
 pub type Shared = Arc<NodeState>;
 
+/// Runs `f`, which waits for the disk (a store write that flushes, an audit
+/// append that syncs), from async code without stalling the runtime. On a
+/// multi-thread runtime the worker hands its other tasks to another thread
+/// for the wait (`block_in_place`), so the CPU work of other messages goes
+/// on, and concurrent waits can share one sync (the audit log's group
+/// commit, sled's log buffers). On a current-thread runtime, or outside
+/// tokio, `f` simply runs.
+pub fn disk_wait<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 impl NodeState {
     /// Opens the store and the audit log and builds the clients. Nothing
     /// listens yet.
@@ -121,7 +136,7 @@ impl NodeState {
     }
 
     fn audit(&self, entry: NewEntry) -> Result<(), AuditError> {
-        self.audit.append(entry).map(|_| ())
+        disk_wait(|| self.audit.append(entry)).map(|_| ())
     }
 
     /// Accepts an SDK message from a local client: validate, seal for the
@@ -175,7 +190,7 @@ impl NodeState {
             &self.retry,
         );
         // Durable first, then audited, then acknowledged (by returning).
-        match self.store.submit(&entry, sealed) {
+        match disk_wait(|| self.store.submit(&entry, sealed)) {
             Ok(()) => {}
             // The same message submitted concurrently: the other one won.
             Err(StoreError::AlreadyExists(id)) => match self.store.outbox_entry(&id)? {

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use super::metrics::Counter;
 use super::outbox::{DocumentType, OutboxEntry, OutboxState};
-use super::runtime::Shared;
+use super::runtime::{disk_wait, Shared};
 use crate::as4::{self, Action, As4Limits, UserMessageParams};
 use crate::audit::{Action as AuditAction, NewEntry, Outcome};
 use crate::directory::{DirectoryError, DocumentTypeId};
@@ -65,7 +65,7 @@ fn expire_overdue(state: &Shared) {
     let now = OffsetDateTime::now_utc();
     let Ok(expired) = state.store.expired(now, 256) else { return };
     for mut entry in expired {
-        if entry.expire(now).is_ok() && state.store.update(&mut entry).is_ok() {
+        if entry.expire(now).is_ok() && disk_wait(|| state.store.update(&mut entry)).is_ok() {
             state.metrics.bump(Counter::ExchangeErrors);
             audit(state, &entry, AuditAction::SendAttempt, Outcome::Error, "exchange expired: MESSAGE_EXCHANGE_ERROR");
         }
@@ -77,7 +77,7 @@ fn audit(state: &Shared, entry: &OutboxEntry, action: AuditAction, outcome: Outc
         .message_id(entry.id())
         .conversation_id(entry.conversation_id())
         .detail(detail);
-    if let Err(err) = state.audit.append(e) {
+    if let Err(err) = disk_wait(|| state.audit.append(e)) {
         tracing::error!(error = %err, "audit append failed");
     }
 }
@@ -99,7 +99,7 @@ fn transient(reason: impl Into<String>) -> Failure {
 /// One attempt for `entry`, its outcome stored and audited.
 pub async fn attempt(state: &Shared, mut entry: OutboxEntry) {
     let now = OffsetDateTime::now_utc();
-    if entry.on_attempt_started(now).is_err() || state.store.update(&mut entry).is_err() {
+    if entry.on_attempt_started(now).is_err() || disk_wait(|| state.store.update(&mut entry)).is_err() {
         return; // someone else moved it (a receipt arrived, or another worker)
     }
     state.metrics.bump(Counter::SendAttempts);
@@ -122,7 +122,7 @@ pub async fn attempt(state: &Shared, mut entry: OutboxEntry) {
             audit(state, &entry, AuditAction::SendAttempt, Outcome::Error, &failure.reason);
         }
     }
-    if let Err(e) = state.store.update(&mut entry) {
+    if let Err(e) = disk_wait(|| state.store.update(&mut entry)) {
         // A receipt may have moved it meanwhile; the stored state wins.
         tracing::info!(message = entry.id(), error = %e, "outbox entry changed during the attempt");
     }

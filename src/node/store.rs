@@ -16,16 +16,24 @@
 //!
 //! Every write that is acknowledged to someone (a client's submission, a
 //! peer's message, a receipt) is flushed to disk before the call returns.
-//! Indexes are written in the same transaction as what they index, so a
-//! crash never leaves one without the other. Records are versioned JSON; a
-//! record that does not decode is reported as [`StoreError::Corrupt`],
-//! never a panic.
+//! Records are versioned JSON; a record that does not decode is reported as
+//! [`StoreError::Corrupt`], never a panic.
+//!
+//! Atomicity: writes that span records of different kinds (a message and
+//! its dedup record, a receipt and the entry it correlates) are one sled
+//! transaction. The outbox's schedule indexes (`outbox/due`,
+//! `outbox/expiry`) are derived from the entries: [`Store::submit`] and
+//! [`Store::update`] write the entry and then its index keys without a
+//! transaction (every sled transaction writes out two log buffers), under a
+//! lock that orders all outbox writes, and [`Store::open`] repairs the
+//! indexes from the entries, so a crash between the two leaves nothing
+//! wrong behind.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -269,6 +277,22 @@ pub struct Store {
     dedup: Tree,
     receipts: Tree,
     counters: Arc<Counters>,
+    flushes: Arc<FlushGroup>,
+    /// Held by every write of an outbox entry, so that an entry and its
+    /// index keys change together as far as other writers can see.
+    outbox_lock: Arc<Mutex<()>>,
+}
+
+/// Group commit for [`Store::flush`]: one flush runs at a time, and a
+/// caller whose writes a flush started after them has already covered
+/// returns without flushing again. Concurrent callers thus share flushes
+/// instead of each sealing and writing its own log buffer.
+#[derive(Debug, Default)]
+struct FlushGroup {
+    /// Flushes started so far (a flush starts under `completed`'s lock).
+    started: AtomicU64,
+    /// The number of the last flush that completed successfully.
+    completed: Mutex<u64>,
 }
 
 impl fmt::Debug for Store {
@@ -339,9 +363,12 @@ impl Store {
             dedup: db.open_tree(T_DEDUP)?,
             receipts: db.open_tree(T_RECEIPTS)?,
             counters: Arc::new(Counters::default()),
+            flushes: Arc::new(FlushGroup::default()),
+            outbox_lock: Arc::new(Mutex::new(())),
             db,
         };
         store.recount()?;
+        store.repair_schedule()?;
         store.remove_unreferenced_files()?;
         Ok(store)
     }
@@ -411,8 +438,83 @@ impl Store {
         Ok(())
     }
 
+    /// Makes `outbox/due` and `outbox/expiry` hold exactly the keys the
+    /// entries call for: [`Store::submit`] and [`Store::update`] write an
+    /// entry and its index keys one after the other, so a crash can leave
+    /// stale keys or miss new ones.
+    /// The index keys of an entry that does not decode are left alone (the
+    /// scheduler then reports it as corrupt).
+    fn repair_schedule(&self) -> Result<(), StoreError> {
+        let mut due = std::collections::BTreeSet::new();
+        let mut expiry = std::collections::BTreeSet::new();
+        let mut undecodable = std::collections::BTreeSet::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item?;
+            match decode::<OutboxEntry>(T_OUTBOX, &k, &v) {
+                Ok(e) => {
+                    due.extend(due_key(&e));
+                    expiry.extend(expiry_key(&e));
+                }
+                Err(_) => _ = undecodable.insert(k.to_vec()),
+            }
+        }
+        for (tree, wanted) in [(&self.outbox_due, due), (&self.outbox_expiry, expiry)] {
+            let mut present = std::collections::BTreeSet::new();
+            for item in tree.iter() {
+                let (key, _) = item?;
+                let id = key.get(16..).unwrap_or_default();
+                if !wanted.contains(key.as_ref()) && !undecodable.contains(id) {
+                    tree.remove(&key)?;
+                } else {
+                    present.insert(key.to_vec());
+                }
+            }
+            for key in wanted.difference(&present) {
+                tree.insert(key.as_slice(), &[])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves an entry's `outbox/due` and `outbox/expiry` keys from `old` to
+    /// `new`, outside a transaction: call with `outbox_lock` held, after the
+    /// entry itself is written.
+    fn reindex(&self, old: Option<&OutboxEntry>, new: &OutboxEntry) -> Result<(), StoreError> {
+        for (tree, key) in [(&self.outbox_due, due_key as fn(&OutboxEntry) -> Option<Vec<u8>>), (&self.outbox_expiry, expiry_key)] {
+            let before = old.and_then(key);
+            let after = key(new);
+            if before == after {
+                continue;
+            }
+            if let Some(before) = before {
+                tree.remove(before)?;
+            }
+            if let Some(after) = after {
+                tree.insert(after, &[])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere leaves nothing to repair.
+        self.outbox_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns once every write this caller committed before the call is on
+    /// disk. Sled writes its log in order, so a flush started after those
+    /// writes covers them, whoever started it.
     fn flush(&self) -> Result<(), StoreError> {
+        // Flushes started before this point may have missed our writes;
+        // any flush numbered higher starts later and covers them.
+        let ticket = self.flushes.started.load(Ordering::SeqCst);
+        let mut completed = self.flushes.completed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *completed > ticket {
+            return Ok(());
+        }
+        let number = self.flushes.started.fetch_add(1, Ordering::SeqCst) + 1;
         self.db.flush()?;
+        *completed = number;
         Ok(())
     }
 
@@ -422,24 +524,29 @@ impl Store {
 
     /// Stores a new SCHEDULED entry and its sealed XHE, and returns only
     /// once both are on disk: the API acknowledges a submission after this.
+    ///
+    /// No transaction: the payload is written first, then the entry, then its
+    /// index keys, in log order. A crash before the flush leaves a prefix of
+    /// that: nothing, a payload without an entry (overwritten when the
+    /// client submits again, since only the entry counts as submitted), or
+    /// an entry whose index keys [`Store::open`] restores.
     pub fn submit(&self, entry: &OutboxEntry, sealed_xhe: impl Into<Blob>) -> Result<(), StoreError> {
         check_new(entry)?;
         check_id("message id", entry.id())?;
         let record = encode(entry)?;
         let (payload, file) = self.payload_record(&sealed_xhe.into())?;
-        let result = committed((&self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
-            |(outbox, payloads, due, expiry)| {
-                if outbox.get(entry.id())?.is_some() {
-                    return abort(StoreError::AlreadyExists(entry.id().to_owned()));
-                }
-                outbox.insert(entry.id(), record.clone())?;
-                payloads.insert(entry.id(), payload.clone())?;
-                index_outbox(due, expiry, None, entry)?;
-                Ok(())
-            },
-        ));
-        remove_unless_committed(file, result.is_ok());
-        result?;
+        {
+            let _outbox = self.lock_outbox();
+            if self.outbox.get(entry.id())?.is_some() {
+                remove_unless_committed(file, false);
+                return Err(StoreError::AlreadyExists(entry.id().to_owned()));
+            }
+            // A failure from here on leaves at most an unreferenced file,
+            // which the next start removes.
+            self.outbox_payloads.insert(entry.id(), payload)?;
+            self.outbox.insert(entry.id(), record)?;
+            self.reindex(None, entry)?;
+        }
         self.flush()?;
         self.counters.outbox_moved(None, entry.state());
         Ok(())
@@ -495,30 +602,39 @@ impl Store {
     /// Writes `entry` after a transition, and bumps its revision. Refused
     /// with [`StoreError::Conflict`] if the stored entry changed since
     /// `entry` was read (say, a business receipt correlated meanwhile): read
-    /// it again and decide anew. Flushed, since the state is reported to
-    /// clients and a lost SUBMITTED→… step would only resend, but a lost
-    /// final state would resend a delivered message.
+    /// it again and decide anew. Flushed when losing the write in a crash
+    /// could do harm (see [`update_must_flush`]); otherwise it reaches the
+    /// disk with the next flush (sled's own within half a second, or the
+    /// next acknowledged write's).
+    ///
+    /// No transaction: the entry is written, then its index keys are moved
+    /// (see the module documentation).
     pub fn update(&self, entry: &mut OutboxEntry) -> Result<(), StoreError> {
         let mut next = entry.clone();
         next.set_revision(entry.revision() + 1);
         let record = encode(&next)?;
-        let from = committed((&self.outbox, &self.outbox_due, &self.outbox_expiry).transaction(|(outbox, due, expiry)| {
-            let stored = read_outbox(outbox, entry.id())?;
+        let from = {
+            let _outbox = self.lock_outbox();
+            let Some(stored) = self.outbox_entry(entry.id())? else {
+                return Err(StoreError::OutboxNotFound(entry.id().to_owned()));
+            };
             if stored.revision() != entry.revision() {
-                return abort(StoreError::Conflict {
+                return Err(StoreError::Conflict {
                     id: entry.id().to_owned(),
                     expected: entry.revision(),
                     found: stored.revision(),
                 });
             }
             if stored.as4_message_id() != entry.as4_message_id() {
-                return abort(StoreError::As4MessageIdChanged { id: entry.id().to_owned() });
+                return Err(StoreError::As4MessageIdChanged { id: entry.id().to_owned() });
             }
-            outbox.insert(entry.id(), record.clone())?;
-            index_outbox(due, expiry, Some(&stored), &next)?;
-            Ok(stored.state())
-        }))?;
-        self.flush()?;
+            self.outbox.insert(entry.id(), record)?;
+            self.reindex(Some(&stored), &next)?;
+            stored.state()
+        };
+        if update_must_flush(&next) {
+            self.flush()?;
+        }
         self.counters.outbox_moved(Some(from), next.state());
         *entry = next;
         Ok(())
@@ -530,9 +646,11 @@ impl Store {
     pub fn correlate_receipt(&self, message_id: &str, receipt: BusinessReceipt) -> Result<OutboxEntry, StoreError> {
         check_id("receipt id", &receipt.receipt_id)?;
         let link = encode(&ReceiptLink { message_id: message_id.to_owned(), functional_address: None })?;
+        let outbox_lock = self.lock_outbox();
         let (from, entry) = committed((&self.outbox, &self.outbox_due, &self.outbox_expiry, &self.receipts).transaction(
             |(outbox, due, expiry, receipts)| apply_receipt(outbox, due, expiry, receipts, message_id, &receipt, &link),
         ))?;
+        drop(outbox_lock);
         self.flush()?;
         self.counters.outbox_moved(Some(from), entry.state());
         Ok(entry)
@@ -550,6 +668,7 @@ impl Store {
             kind: DocumentType::Receipt,
             received_at: receipt.received_at,
         })?;
+        let outbox_lock = self.lock_outbox();
         let outcome = committed(
             (&self.dedup, &self.outbox, &self.outbox_due, &self.outbox_expiry, &self.receipts).transaction(
                 |(dedup_tree, outbox, due, expiry, receipts)| {
@@ -563,6 +682,7 @@ impl Store {
                 },
             ),
         )?;
+        drop(outbox_lock);
         // Flushed on the duplicate path too: the first copy may belong to a
         // concurrent call that has committed but not yet flushed.
         self.flush()?;
@@ -677,6 +797,7 @@ impl Store {
             received_at: now,
         })?;
         let (payload, file) = self.payload_record(&sealed_receipt.into())?;
+        let outbox_lock = self.lock_outbox();
         let outcome = committed((&self.dedup, &self.outbox, &self.outbox_payloads, &self.outbox_due, &self.outbox_expiry).transaction(
             |(dedup_tree, outbox, payloads, due, expiry)| {
                 if let Some(duplicate) = already_received(dedup_tree, as4_message_id)? {
@@ -692,10 +813,101 @@ impl Store {
                 Ok(ReceiveOutcome::Inserted)
             },
         ));
+        drop(outbox_lock);
         remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
         let outcome = outcome?;
         self.flush()?;
         if outcome == ReceiveOutcome::Inserted {
+            self.counters.outbox_moved(None, receipt.state());
+        }
+        Ok(outcome)
+    }
+
+    /// [`Store::receive_inbound`] and [`Store::submit_receipt`] as one
+    /// transaction with one flush: the message is stored already marked
+    /// RECEIPT_SENT, with our business receipt for it in the outbox. A crash
+    /// leaves either all of it or none (then the sender, having no AS4
+    /// receipt, sends again). On a duplicate AS4 MessageId nothing is stored
+    /// and the receipt is dropped. Answer the AS4 receipt only after this
+    /// returns.
+    pub fn receive_inbound_answered(
+        &self,
+        as4_message_id: &str,
+        mut entry: InboxEntry,
+        payload: impl Into<Blob>,
+        receipt: &OutboxEntry,
+        sealed_receipt: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<ReceiveOutcome, StoreError> {
+        check_id("AS4 MessageId", as4_message_id)?;
+        check_id("message id", entry.message_id())?;
+        if entry.state() != InboxState::New {
+            return Err(TransitionError::Illegal { from: entry.state().as_str(), event: "storing a received message" }.into());
+        }
+        check_new(receipt)?;
+        check_id("receipt id", receipt.id())?;
+        if receipt.document_type() != DocumentType::Receipt {
+            return Err(StoreError::WrongDocumentType { expected: DocumentType::Receipt, actual: receipt.document_type() });
+        }
+        entry.as4_message_id = as4_message_id.to_owned();
+        let key = inbox_key(entry.functional_address(), entry.received_at(), entry.message_id())?;
+        let dedup = encode(&DedupRecord {
+            message_id: entry.message_id().to_owned(),
+            kind: DocumentType::Message,
+            received_at: entry.received_at(),
+        })?;
+        entry.mark_receipt_sent(receipt.id(), now)?;
+        let record = encode(&entry)?;
+        let (payload, file) = self.payload_record(&payload.into())?;
+        let receipt_record = encode(receipt)?;
+        let receipt_payload = IVec::from(sealed_receipt);
+        let link = encode(&ReceiptLink {
+            message_id: entry.message_id().to_owned(),
+            functional_address: Some(entry.functional_address().to_owned()),
+        })?;
+        let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
+        let outbox_lock = self.lock_outbox();
+        let outcome = committed(
+            (
+                &self.dedup,
+                &self.inbox,
+                &self.inbox_payloads,
+                &self.inbox_ids,
+                &self.outbox,
+                &self.outbox_payloads,
+                &self.outbox_due,
+                &self.outbox_expiry,
+                &self.receipts,
+            )
+                .transaction(|(dedup_tree, inbox, payloads, ids, outbox, outbox_payloads, due, expiry, receipts)| {
+                    if let Some(duplicate) = already_received(dedup_tree, as4_message_id)? {
+                        return Ok(duplicate);
+                    }
+                    // The backstop for a reused messageId, as in `receive_inbound`.
+                    if ids.get(entry.message_id())?.is_some() {
+                        return abort(StoreError::MessageIdInUse(entry.message_id().to_owned()));
+                    }
+                    if outbox.get(receipt.id())?.is_some() {
+                        return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
+                    }
+                    inbox.insert(key.as_slice(), record.clone())?;
+                    payloads.insert(key.as_slice(), payload.clone())?;
+                    ids.insert(entry.message_id(), key.as_slice())?;
+                    dedup_tree.insert(as4_message_id, dedup.clone())?;
+                    outbox.insert(receipt.id(), receipt_record.clone())?;
+                    outbox_payloads.insert(receipt.id(), receipt_payload.clone())?;
+                    index_outbox(due, expiry, None, receipt)?;
+                    receipts.insert(link_key.as_slice(), link.clone())?;
+                    Ok(ReceiveOutcome::Inserted)
+                }),
+        );
+        drop(outbox_lock);
+        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
+        let outcome = outcome?;
+        // Flushed on the duplicate path too (see `receive_receipt`).
+        self.flush()?;
+        if outcome == ReceiveOutcome::Inserted {
+            self.counters.inbox_moved(None, entry.state());
             self.counters.outbox_moved(None, receipt.state());
         }
         Ok(outcome)
@@ -818,6 +1030,7 @@ impl Store {
             functional_address: Some(functional_address.to_owned()),
         })?;
         let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
+        let outbox_lock = self.lock_outbox();
         let (from, entry) = committed(
             (
                 &self.inbox_ids,
@@ -843,6 +1056,7 @@ impl Store {
                     Ok((from, entry))
                 }),
         )?;
+        drop(outbox_lock);
         self.flush()?;
         self.counters.inbox_moved(Some(from), entry.state());
         self.counters.outbox_moved(None, receipt.state());
@@ -883,6 +1097,40 @@ impl ReceivedMessages for Store {
     }
 }
 
+/// Whether [`Store::update`] must flush before it returns. Sled writes in
+/// log order, so a write that is not flushed here is durable once any later
+/// write is flushed; a crash before that leaves the entry in an earlier
+/// state, and what that costs decides:
+///
+/// - MESSAGE_EXCHANGE_ERROR (and ACCEPTED or REJECTED, which normally come
+///   through the receipt paths, flushed there): flushed. The client is told
+///   the exchange is over; a crash must not revive and resend it.
+/// - SUBMITTED of a message: flushed. The business receipt may arrive
+///   after a crash, and it is accepted only from SUBMITTED,
+///   SCHEDULED_FOR_RESEND or WAITING_FOR_RECEIPT, not from SCHEDULED (which
+///   is what a lost SUBMITTED would leave).
+/// - SUBMITTED of a receipt we send: not flushed. No answer to it ever
+///   comes; lost, the receipt is SCHEDULED again and sent again under the
+///   same AS4 MessageId, which the peer eliminates as a duplicate. Sending
+///   acknowledges nothing to anyone.
+/// - WAITING_FOR_RECEIPT, ACKNOWLEDGE, SCHEDULED_FOR_RESEND: not flushed.
+///   Each follows a durable SUBMITTED (or, for receipts, SCHEDULED); lost,
+///   the entry is found SUBMITTED at start and recovered as an interrupted
+///   attempt (or is still SCHEDULED): it is sent again under the same AS4
+///   MessageId, the peer answers the duplicate with an AS4 receipt only,
+///   and a business receipt is still accepted. These states acknowledge
+///   nothing to anyone; only the attempt counter may miss the lost attempt.
+fn update_must_flush(next: &OutboxEntry) -> bool {
+    match next.state() {
+        OutboxState::Submitted => next.document_type() == DocumentType::Message,
+        OutboxState::MessageExchangeError | OutboxState::Accepted | OutboxState::Rejected => true,
+        OutboxState::Scheduled
+        | OutboxState::ScheduledForResend
+        | OutboxState::WaitingForReceipt
+        | OutboxState::Acknowledge => false,
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Transaction steps
 // ---------------------------------------------------------------------------
@@ -915,8 +1163,18 @@ fn read_inbound(
     Ok((key, entry))
 }
 
-/// Moves the due and expiry index entries from `old` to `new`: due while
-/// schedulable, expiring while not final.
+/// An entry's key in `outbox/due`: it has one while schedulable.
+fn due_key(entry: &OutboxEntry) -> Option<Vec<u8>> {
+    entry.state().is_schedulable().then(|| schedule_key(entry.next_attempt_at(), entry.id()))
+}
+
+/// An entry's key in `outbox/expiry`: it has one while not final.
+fn expiry_key(entry: &OutboxEntry) -> Option<Vec<u8>> {
+    (!entry.state().is_final()).then(|| schedule_key(entry.expires_at(), entry.id()))
+}
+
+/// Moves the due and expiry index entries from `old` to `new` inside a
+/// transaction: due while schedulable, expiring while not final.
 fn index_outbox(
     due: &TransactionalTree,
     expiry: &TransactionalTree,
@@ -924,18 +1182,18 @@ fn index_outbox(
     new: &OutboxEntry,
 ) -> TxResult<()> {
     if let Some(old) = old {
-        if old.state().is_schedulable() {
-            due.remove(schedule_key(old.next_attempt_at(), old.id()))?;
+        if let Some(key) = due_key(old) {
+            due.remove(key)?;
         }
-        if !old.state().is_final() {
-            expiry.remove(schedule_key(old.expires_at(), old.id()))?;
+        if let Some(key) = expiry_key(old) {
+            expiry.remove(key)?;
         }
     }
-    if new.state().is_schedulable() {
-        due.insert(schedule_key(new.next_attempt_at(), new.id()), &[])?;
+    if let Some(key) = due_key(new) {
+        due.insert(key, &[])?;
     }
-    if !new.state().is_final() {
-        expiry.insert(schedule_key(new.expires_at(), new.id()), &[])?;
+    if let Some(key) = expiry_key(new) {
+        expiry.insert(key, &[])?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! PKCS#8 inside so ring and aws-lc-rs take them alike.
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use rustls_pki_types::pem::PemObject;
@@ -27,10 +28,27 @@ pub enum KeyError {
     UnsupportedPublicKey(String),
 }
 
-/// An RSA private key, held as PKCS#8 DER.
+/// An RSA private key, held as PKCS#8 DER, with the parsed forms the
+/// crypto libraries work with. Parsing an RSA key checks it and precomputes
+/// its Montgomery constants (for aws-lc-rs, about half the cost of a
+/// signature), so it is done once: ring's key pair at construction (it
+/// decides which keys are accepted), aws-lc-rs's on first use. Clones share
+/// them.
 #[derive(Clone)]
 pub struct PrivateKey {
+    inner: Arc<KeyInner>,
+}
+
+struct KeyInner {
     pkcs8: Vec<u8>,
+    /// For signing (ring).
+    signing: ring::signature::RsaKeyPair,
+    /// For signing with aws-lc-rs, which is faster than ring where the CPU
+    /// has wide multipliers (AVX-512 IFMA); `None` when it refuses the key.
+    aws_signing: OnceLock<Option<aws_lc_rs::signature::RsaKeyPair>>,
+    /// For RSA-OAEP key transport (aws-lc-rs); `None` when aws-lc-rs refuses
+    /// the key.
+    decrypting: OnceLock<Option<aws_lc_rs::rsa::OaepPrivateDecryptingKey>>,
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -51,8 +69,9 @@ impl PrivateKey {
     }
 
     pub fn from_pkcs8_der(pkcs8: Vec<u8>) -> Result<Self, KeyError> {
-        ring::signature::RsaKeyPair::from_pkcs8(&pkcs8).map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
-        Ok(Self { pkcs8 })
+        let signing =
+            ring::signature::RsaKeyPair::from_pkcs8(&pkcs8).map_err(|e| KeyError::BadPrivateKey(e.to_string()))?;
+        Ok(Self { inner: Arc::new(KeyInner { pkcs8, signing, aws_signing: OnceLock::new(), decrypting: OnceLock::new() }) })
     }
 
     pub fn from_pem_file(path: &Path) -> Result<Self, KeyError> {
@@ -60,13 +79,40 @@ impl PrivateKey {
     }
 
     pub fn pkcs8_der(&self) -> &[u8] {
-        &self.pkcs8
+        &self.inner.pkcs8
+    }
+
+    /// The key as ring's signing key pair, parsed once.
+    pub fn rsa_key_pair(&self) -> &ring::signature::RsaKeyPair {
+        &self.inner.signing
+    }
+
+    /// The key as aws-lc-rs's signing key pair, parsed on first use and
+    /// kept; `None` when aws-lc-rs cannot use it (then sign with
+    /// [`PrivateKey::rsa_key_pair`]).
+    pub fn aws_lc_key_pair(&self) -> Option<&aws_lc_rs::signature::RsaKeyPair> {
+        self.inner
+            .aws_signing
+            .get_or_init(|| aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&self.inner.pkcs8).ok())
+            .as_ref()
+    }
+
+    /// The key for RSA-OAEP decryption (aws-lc-rs), parsed on first use and
+    /// kept; `None` when aws-lc-rs cannot use it.
+    pub fn oaep_decrypting_key(&self) -> Option<&aws_lc_rs::rsa::OaepPrivateDecryptingKey> {
+        self.inner
+            .decrypting
+            .get_or_init(|| {
+                let key = aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(&self.inner.pkcs8).ok()?;
+                aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(key).ok()
+            })
+            .as_ref()
     }
 
     /// True when `certificate` carries this key's public half.
     pub fn matches(&self, certificate: &Certificate) -> bool {
-        let Ok(pair) = ring::signature::RsaKeyPair::from_pkcs8(&self.pkcs8) else { return false };
-        matches!(certificate.public_key(), Ok((PublicKeyAlgorithm::Rsa, public)) if public == pair.public().as_ref())
+        let public = self.inner.signing.public().as_ref();
+        matches!(certificate.public_key(), Ok((PublicKeyAlgorithm::Rsa, cert_public)) if cert_public == public)
     }
 }
 

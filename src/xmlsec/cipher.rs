@@ -18,7 +18,7 @@ use aws_lc_rs::cipher::{
 };
 use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::rsa::{
-    OaepAlgorithm, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+    OaepAlgorithm, OaepPublicEncryptingKey, PublicEncryptingKey,
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
 };
 use ring::aead;
@@ -334,9 +334,8 @@ impl KeyTransport {
         wrapped: &[u8],
         cipher: BlockCipher,
     ) -> Result<SessionKey, CipherError> {
-        let rsa_key =
-            PrivateDecryptingKey::from_pkcs8(private_key.pkcs8_der()).map_err(|_| CipherError::UnusablePrivateKey)?;
-        let oaep_key = OaepPrivateDecryptingKey::new(rsa_key).map_err(|_| CipherError::UnusablePrivateKey)?;
+        // Parsed once per key, not per unwrap (see `PrivateKey`).
+        let oaep_key = private_key.oaep_decrypting_key().ok_or(CipherError::UnusablePrivateKey)?;
         let mut out = vec![0u8; oaep_key.min_output_size()];
         let result = match oaep_key.decrypt(self.oaep_algorithm(), wrapped, &mut out, None) {
             Ok(key) if key.len() == cipher.key_len() => Ok(SessionKey(key.to_vec())),

@@ -9,7 +9,6 @@
 use std::io::{self, Write as _};
 
 use ring::rand::SystemRandom;
-use ring::signature::RsaKeyPair;
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm, Transform, DSIG_NS, WSSE_NS, WSSE_X509V3};
 use super::reference::{IdRegistry, ReferenceError};
@@ -179,7 +178,6 @@ pub fn sign_with(
     options: &SigningOptions,
 ) -> Result<NodeId, SignError> {
     let encoding = options.algorithm.rsa_signing().ok_or(SignError::UnsupportedAlgorithm(options.algorithm.uri()))?;
-    let key_pair = RsaKeyPair::from_pkcs8(key.pkcs8_der()).map_err(|e| SignError::BadKey(e.to_string()))?;
     for r in references {
         let attachment = r.uri.starts_with("cid:");
         let attachment_transforms = r.transforms == [Transform::AttachmentContent];
@@ -216,12 +214,39 @@ pub fn sign_with(
     }
 
     let canonical = Canonicalizer::new(doc, &options.c14n).to_vec(signed_info);
-    let mut signature_value = vec![0; key_pair.public().modulus_len()];
-    key_pair
-        .sign(encoding, &SystemRandom::new(), &canonical, &mut signature_value)
-        .map_err(|e| SignError::BadKey(e.to_string()))?;
+    let signature_value = rsa_sign(key, options.algorithm, encoding, &canonical)?;
     let value = doc.child_named(signature, DSIG_NS, "SignatureValue").expect("template has SignatureValue");
     set_text(doc, value, &base64_encode(&signature_value));
+    Ok(signature)
+}
+
+/// An RSA PKCS#1 v1.5 signature of `message` (deterministic: either library
+/// gives the same octets). aws-lc-rs signs when it takes the key, about
+/// twice as fast as ring on CPUs with AVX-512 IFMA; ring otherwise. Both key
+/// forms are parsed once per key (see `PrivateKey`).
+fn rsa_sign(
+    key: &PrivateKey,
+    algorithm: SignatureAlgorithm,
+    ring_encoding: &'static dyn ring::signature::RsaEncoding,
+    message: &[u8],
+) -> Result<Vec<u8>, SignError> {
+    let aws_encoding: Option<&'static dyn aws_lc_rs::signature::RsaEncoding> = match algorithm {
+        SignatureAlgorithm::RsaSha256 => Some(&aws_lc_rs::signature::RSA_PKCS1_SHA256),
+        SignatureAlgorithm::RsaSha512 => Some(&aws_lc_rs::signature::RSA_PKCS1_SHA512),
+        SignatureAlgorithm::EcdsaP256Sha256 => None,
+    };
+    if let (Some(key_pair), Some(encoding)) = (key.aws_lc_key_pair(), aws_encoding) {
+        let mut signature = vec![0; key_pair.public_modulus_len()];
+        key_pair
+            .sign(encoding, &aws_lc_rs::rand::SystemRandom::new(), message, &mut signature)
+            .map_err(|e| SignError::BadKey(e.to_string()))?;
+        return Ok(signature);
+    }
+    let key_pair = key.rsa_key_pair();
+    let mut signature = vec![0; key_pair.public().modulus_len()];
+    key_pair
+        .sign(ring_encoding, &SystemRandom::new(), message, &mut signature)
+        .map_err(|e| SignError::BadKey(e.to_string()))?;
     Ok(signature)
 }
 
