@@ -56,7 +56,11 @@ impl Children {
     /// SIGTERM and a wait for a clean stop; SIGKILL after `grace`.
     pub fn stop(&self, name: &'static str, grace: Duration) -> Option<std::process::ExitStatus> {
         let mut child = self.running.lock().unwrap().remove(name)?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        // Under BRYGGA_TEST_WRAPPER the node is the wrapper's child: it gets
+        // the signal, and the wrapper (a profiler) ends after it.
+        if let Some(pid) = brygga_pid(child.id()) {
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        }
         let start = Instant::now();
         while start.elapsed() < grace {
             if let Ok(Some(status)) = child.try_wait() {
@@ -90,6 +94,21 @@ impl Drop for Children {
     }
 }
 
+
+fn wrapped() -> bool {
+    std::env::var("BRYGGA_TEST_WRAPPER").is_ok_and(|w| !w.trim().is_empty())
+}
+
+/// The `brygga` process of a child: the child itself, or under
+/// `BRYGGA_TEST_WRAPPER` the wrapper's `brygga` child (if it runs yet).
+pub fn brygga_pid(child: u32) -> Option<u32> {
+    if !wrapped() {
+        return Some(child);
+    }
+    let children = std::fs::read_to_string(format!("/proc/{child}/task/{child}/children")).unwrap_or_default();
+    let is_brygga = |p: &&str| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "brygga");
+    children.split_whitespace().find(is_brygga).and_then(|p| p.parse().ok())
+}
 
 /// The last `lines` lines of a log, for failure messages.
 pub fn tail(path: &Path, lines: usize) -> String {
@@ -229,8 +248,18 @@ impl NodeDir {
         std::fs::write(&self.config, text).unwrap();
     }
 
+    /// `brygga serve` for this node. `BRYGGA_TEST_WRAPPER` (e.g.
+    /// `heaptrack`) runs it under a profiler; the pid is then the wrapper's.
     pub fn command(&self) -> Command {
-        let mut c = Command::new(BRYGGA);
+        let mut c = match std::env::var("BRYGGA_TEST_WRAPPER") {
+            Ok(wrapper) if !wrapper.trim().is_empty() => {
+                let mut words = wrapper.split_whitespace();
+                let mut c = Command::new(words.next().unwrap());
+                c.args(words).arg(BRYGGA);
+                c
+            }
+            _ => Command::new(BRYGGA),
+        };
         c.arg("serve").arg("--config").arg(&self.config);
         c.env("RUST_LOG", std::env::var("BRYGGA_TEST_LOG").unwrap_or_else(|_| "info".into()));
         c
@@ -317,7 +346,8 @@ pub fn wait_for_port(addr: SocketAddr, what: &str, log: &Path) {
 }
 
 /// Starts `brygga serve` for `node` and waits until its API answers.
-/// Returns its process id.
+/// Returns the node's process id (under `BRYGGA_TEST_WRAPPER`, not the
+/// wrapper's).
 pub fn start_node(children: &Children, node: &NodeDir) -> u32 {
     let pid = children.spawn(node.name, node.command(), &node.log);
     let start = Instant::now();
@@ -332,7 +362,7 @@ pub fn start_node(children: &Children, node: &NodeDir) -> u32 {
         std::thread::sleep(Duration::from_millis(25));
     }
     wait_for_port(node.as4, node.name, &node.log);
-    pid
+    brygga_pid(pid).expect("the wrapper runs brygga")
 }
 
 /// Starts `brygga smp serve` on `port` for the participants in
