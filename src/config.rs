@@ -31,7 +31,7 @@ use rustls_pki_types::UnixTime;
 use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::limits::{XmlLimits, SDK_MESSAGE_MAX_BYTES};
+use crate::limits::{xhe_max_bytes, XmlLimits, SDK_MESSAGE_CONFIGURABLE_MAX_BYTES, SDK_MESSAGE_MAX_BYTES};
 use crate::pki::{Certificate, KeyError, PrivateKey, TrustError, TrustPolicy};
 use crate::transport::tls::{self, MinTlsVersion, TlsError};
 
@@ -288,12 +288,17 @@ impl Default for RetryConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest SDK message (attachments included, before the envelope).
-    /// Default and maximum DIGG's 30 MB (30 × 2²⁰ bytes); lower values
-    /// refuse messages other nodes may send.
+    /// Default DIGG's 30 MB (30 × 2²⁰ bytes); lower values refuse messages
+    /// other nodes may send. Up to
+    /// [`SDK_MESSAGE_CONFIGURABLE_MAX_BYTES`] (128 MiB) only in a federation
+    /// whose members agree to larger messages, or for DIGG's TF-08 (a
+    /// 100 MB XHE): nodes keeping the default refuse them.
     pub max_sdk_message_bytes: usize,
     /// Largest AS4 request body (MIME, SOAP and the XHE with its payload).
     /// DIGG's transport profile requires at least 100 MB (100 × 2²⁰ bytes,
-    /// the default); at most 1 GB.
+    /// the default); at most 1 GB. Must hold the largest XHE an SDK message
+    /// of `max_sdk_message_bytes` makes, uncompressed (a peer's gzip may
+    /// not shrink it), plus 1 MiB.
     pub max_as4_message_bytes: usize,
     /// Deepest XML element nesting. 16 to 64, default 64.
     pub max_xml_depth: usize,
@@ -325,7 +330,7 @@ impl LimitsConfig {
     /// [`crate::limits::XHE_MAX_BYTES`] is for the default).
     pub fn xml_limits(&self) -> XmlLimits {
         XmlLimits {
-            max_document_bytes: self.max_sdk_message_bytes / 3 * 4 + MIB,
+            max_document_bytes: xhe_max_bytes(self.max_sdk_message_bytes),
             max_depth: self.max_xml_depth,
             max_attributes: self.max_xml_attributes,
             max_nodes: self.max_xml_nodes,
@@ -788,7 +793,7 @@ impl Loader<'_> {
                 "limits.max_sdk_message_bytes",
                 limits.max_sdk_message_bytes,
                 SDK_MESSAGE_FLOOR_BYTES,
-                SDK_MESSAGE_MAX_BYTES,
+                SDK_MESSAGE_CONFIGURABLE_MAX_BYTES,
             ),
             (
                 "limits.max_as4_message_bytes",
@@ -804,12 +809,26 @@ impl Loader<'_> {
         for (key, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
                 let why = match key {
-                    "limits.max_sdk_message_bytes" => " (DIGG's content specification allows 30 MB)",
+                    "limits.max_sdk_message_bytes" => {
+                        " (DIGG's content specification allows 30 MB; more only where a federation agrees)"
+                    }
                     "limits.max_as4_message_bytes" => " (DIGG's AS4 profile requires at least 100 MB)",
                     _ => "",
                 };
                 return Err(self.invalid(key, format!("{value} is outside {min}..={max}{why}")));
             }
+        }
+        // The AS4 body carries the XHE gzipped, but a peer's gzip may not
+        // shrink it: the largest XHE must fit uncompressed, with MIME and SOAP.
+        let needed = xhe_max_bytes(limits.max_sdk_message_bytes) + MIB;
+        if limits.max_as4_message_bytes < needed {
+            return Err(self.invalid(
+                "limits.max_as4_message_bytes",
+                format!(
+                    "{} cannot carry an SDK message of limits.max_sdk_message_bytes ({}): at least {needed} needed",
+                    limits.max_as4_message_bytes, limits.max_sdk_message_bytes
+                ),
+            ));
         }
         Ok(())
     }

@@ -4,12 +4,31 @@
 //! and never invent their own caps.
 
 /// DIGG's content specification: a whole SDK message, attachments included,
-/// may be at most 30 MB.
+/// may be at most 30 MB. The default of `limits.max_sdk_message_bytes`.
 pub const SDK_MESSAGE_MAX_BYTES: usize = 30 * 1024 * 1024;
+
+/// The most `limits.max_sdk_message_bytes` may be raised to: 128 MiB.
+///
+/// DIGG's content specification sets 30 MB ([`SDK_MESSAGE_MAX_BYTES`]), and
+/// a node that sends more than that to a node keeping the default gets the
+/// message refused. DIGG's AS4 profile, however, requires access points to
+/// carry messages (the XHE with its payload) of at least 100 MB
+/// (federation adjustment A4, test case TF-08); only a federation whose
+/// members agree to larger messages, or a TF-08 run, raises the limit.
+/// An XHE carrying a message this large is about 4/3 of it (base64).
+pub const SDK_MESSAGE_CONFIGURABLE_MAX_BYTES: usize = 128 * 1024 * 1024;
+
+/// The largest XHE that can carry an SDK message of `max_sdk_message_bytes`:
+/// base64 (4/3) plus room for the envelope. Anything larger cannot hold a
+/// valid message and is refused before parsing.
+pub const fn xhe_max_bytes(max_sdk_message_bytes: usize) -> usize {
+    max_sdk_message_bytes / 3 * 4 + 1024 * 1024
+}
 
 /// An XHE carrying a 30 MB message grows by base64 (4/3) plus the envelope.
 /// Anything larger cannot hold a valid message and is refused before parsing.
-pub const XHE_MAX_BYTES: usize = SDK_MESSAGE_MAX_BYTES / 3 * 4 + 1024 * 1024;
+/// A node with a raised SDK limit uses [`xhe_max_bytes`] of its own.
+pub const XHE_MAX_BYTES: usize = xhe_max_bytes(SDK_MESSAGE_MAX_BYTES);
 
 /// References one XML signature may carry. SDK's profile uses one.
 pub const DSIG_MAX_REFERENCES: usize = 16;

@@ -340,7 +340,9 @@ fn pem_crl(der: &[u8]) -> String {
 fn values_out_of_range_are_named() {
     let cases = [
         ("[limits]\nmax_as4_message_bytes = 1000000\n", "limits.max_as4_message_bytes"),
-        ("[limits]\nmax_sdk_message_bytes = 99999999\n", "limits.max_sdk_message_bytes"),
+        ("[limits]\nmax_sdk_message_bytes = 200000000\n", "limits.max_sdk_message_bytes"),
+        // Raised above 30 MB, the AS4 cap must hold the larger XHE too.
+        ("[limits]\nmax_sdk_message_bytes = 99999999\n", "limits.max_as4_message_bytes"),
         ("[retry]\njitter = 1.5\n", "retry.jitter"),
         ("[sml]\nzone = \"not a zone\"\n", "sml.zone"),
     ];
@@ -358,6 +360,19 @@ fn values_out_of_range_are_named() {
     let (_dir, node) = one_node();
     edit(&node.config_file, "api = \"127.0.0.1:8080\"", "api = \"127.0.0.1:8443\"");
     assert_eq!(load_error(&node.config_file).key, "listen.api");
+}
+
+#[test]
+fn the_sdk_message_limit_may_be_raised_for_tf08_with_the_as4_limit() {
+    let (_dir, node) = one_node();
+    let mut text = std::fs::read_to_string(&node.config_file).unwrap();
+    text.push_str("\n[limits]\nmax_sdk_message_bytes = 104857600\nmax_as4_message_bytes = 150000000\n");
+    std::fs::write(&node.config_file, text).unwrap();
+    let config = NodeConfig::load(&node.config_file).unwrap();
+    assert_eq!(config.limits.max_sdk_message_bytes, 100 << 20);
+    // The XHE cap follows: base64 of the message plus the envelope.
+    assert_eq!(config.limits.xml_limits().max_document_bytes, brygga::limits::xhe_max_bytes(100 << 20));
+    assert!(config.limits.xml_limits().max_document_bytes > brygga::limits::XHE_MAX_BYTES);
 }
 
 #[test]

@@ -35,7 +35,8 @@ enum BenchCommand {
     /// (used by the benchmark to measure memory in a clean process).
     #[command(hide = true)]
     OpenOnce { key: PathBuf, sender_cert: PathBuf, file: PathBuf },
-    /// End-to-end throughput and latency of two nodes on loopback.
+    /// End-to-end throughput and latency of two nodes on loopback, and peak
+    /// RSS per node (two node processes) for one 100 MB message.
     Network(super::bench_network::NetworkBenchArgs),
 }
 

@@ -14,6 +14,10 @@
 //! the receipt's seal and AS4 exchange back, and each node's disk writes.
 //! Numbers are printed, never asserted; the target is printed beside them
 //! with a verdict.
+//!
+//! Then one 100 MB message (the XHE) between two `brygga serve` processes,
+//! for the peak RSS of each node (see [`super::bench_large`]); `--skip-large`
+//! leaves it out, `--size 100m` runs only that.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,12 +45,16 @@ const MESSAGE_DEADLINE: Duration = Duration::from_secs(120);
 /// from the stored receipt time, so this only delays the next submission.
 const POLL: Duration = Duration::from_millis(5);
 
-const SENDER: &str = "0203:bup.regionstockholm.se";
-const SENDER_ADDRESS: &str = "bup.reports";
-const RECIPIENT: &str = "0203:socialtjansten.stockholm.se";
-const RECIPIENT_ADDRESS: &str = "soc.intake";
+/// Peak RSS per node for one 100 MB message, relative to the XHE.
+const TARGET_RSS_PER_XHE: f64 = 1.5;
 
-/// End-to-end throughput and latency between two nodes on loopback.
+pub(super) const SENDER: &str = "0203:bup.regionstockholm.se";
+pub(super) const SENDER_ADDRESS: &str = "bup.reports";
+pub(super) const RECIPIENT: &str = "0203:socialtjansten.stockholm.se";
+pub(super) const RECIPIENT_ADDRESS: &str = "soc.intake";
+
+/// End-to-end throughput and latency between two nodes on loopback, and
+/// peak RSS per node (separate processes) for one 100 MB message.
 #[derive(Args)]
 pub(super) struct NetworkBenchArgs {
     /// Messages per size (default: 300 of 10 kB, 40 of 1 MB).
@@ -55,9 +63,13 @@ pub(super) struct NetworkBenchArgs {
     /// Messages between submission and ACCEPTED at once.
     #[arg(long, value_name = "N", default_value_t = 32)]
     in_flight: usize,
-    /// Only this size (default: both).
+    /// Only this size (default: all). 100m is one message between two
+    /// node processes, for each node's peak RSS.
     #[arg(long, value_enum)]
     size: Option<Size>,
+    /// Leave out the 100 MB message between two node processes.
+    #[arg(long)]
+    skip_large: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +78,8 @@ enum Size {
     Small,
     #[value(name = "1m")]
     Large,
+    #[value(name = "100m")]
+    Huge,
 }
 
 fn fail(e: impl std::fmt::Display) -> Failure {
@@ -108,6 +122,45 @@ struct SizeResult {
 }
 
 async fn run_network(dir: &Path, args: &NetworkBenchArgs) -> CmdResult {
+    if args.size != Some(Size::Huge) {
+        run_in_process(dir, args).await?;
+    }
+    if !args.skip_large && args.size.is_none_or(|s| s == Size::Huge) {
+        run_large(&dir.join("large")).await?;
+    }
+    Ok(())
+}
+
+async fn run_large(dir: &Path) -> CmdResult {
+    println!(
+        "\n100 MB message between two `brygga serve` processes (limits.max_sdk_message_bytes raised above 30 MB for this run)"
+    );
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let r = super::bench_large::measure(dir).await?;
+    let mb = |b: u64| b as f64 / 1e6;
+    println!(
+        "SDK message {:.1} MB, sealed XHE {:.1} MB ({:.1} MiB); submit {:.2} s, submission to ACCEPTED {:.2} s, read from the inbox {:.2} s",
+        mb(r.message_bytes),
+        mb(r.xhe_bytes),
+        r.xhe_bytes as f64 / (1024.0 * 1024.0),
+        r.submit.as_secs_f64(),
+        r.delivery.as_secs_f64(),
+        r.read_back.as_secs_f64()
+    );
+    for n in &r.nodes {
+        let ratio = n.peak as f64 / r.xhe_bytes.max(1) as f64;
+        println!(
+            "peak RSS of the {:<8} node: {:>6.1} MB = {ratio:.2} × XHE ({:.1} MB when started) (target ≤ {TARGET_RSS_PER_XHE} × XHE: {})",
+            n.role,
+            mb(n.peak),
+            mb(n.started),
+            verdict(n.peak > 0 && ratio <= TARGET_RSS_PER_XHE)
+        );
+    }
+    Ok(())
+}
+
+async fn run_in_process(dir: &Path, args: &NetworkBenchArgs) -> CmdResult {
     println!("Brygga network benchmark: two nodes in this process, AS4 over mutual TLS on loopback");
     println!("(release build recommended: cargo run --release -- bench network)\n");
     let orgs = [
@@ -134,7 +187,7 @@ async fn run_network(dir: &Path, args: &NetworkBenchArgs) -> CmdResult {
         }
         results.push(measure(&sender, label, size, count, args.in_flight).await?);
     }
-    let peak = peak_rss_bytes();
+    let peak = super::bench_large::peak_rss_of("self");
     net.stop().await.map_err(fail)?;
 
     println!(
@@ -273,7 +326,7 @@ fn timings(entry: &OutboxEntry, began: OffsetDateTime, submit: Duration) -> Timi
 }
 
 /// An SDK message of about `size` bytes: a text and a PDF-typed attachment.
-fn message(size: usize) -> Result<SdkMessage, Failure> {
+pub(super) fn message(size: usize) -> Result<SdkMessage, Failure> {
     let attachment_len = size.saturating_sub(2_000) / 4 * 3;
     let attachment: Vec<u8> = (0..attachment_len).map(|i| (i * 7 + i / 251) as u8).collect();
     SdkMessage::builder(
@@ -325,14 +378,6 @@ fn process_cpu() -> Duration {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-/// `VmHWM` (peak resident set) of this process, from Linux's /proc.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 /// The median time of appending a line and `fdatasync`, what the audit log

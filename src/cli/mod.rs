@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod bench;
+mod bench_large;
 mod bench_network;
 mod demo;
 mod envelope;

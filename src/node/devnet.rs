@@ -118,12 +118,18 @@ pub async fn start_node_at(
 
 /// What SMP publishes for a node.
 fn participant(node: &DevNode) -> Result<Participant, NodeError> {
-    let keys = &node.state.config.keys;
+    participant_for(&node.org.org_id, &node.state.config, node.bound.as4)
+}
+
+/// What SMP publishes for organisation `org_id` whose node runs with
+/// `config` and listens for AS4 on `as4` (loopback).
+pub fn participant_for(org_id: &str, config: &NodeConfig, as4: SocketAddr) -> Result<Participant, NodeError> {
+    let keys = &config.keys;
     Ok(Participant {
-        id: ParticipantId::new(&node.org.org_id).map_err(other)?,
+        id: ParticipantId::new(org_id).map_err(other)?,
         document_types: vec![DocumentTypeId::sdk_message_v3(), DocumentTypeId::sdk_receipt()],
         process: ProcessId::sdk(),
-        endpoint: Endpoint::as4(&format!("https://127.0.0.1:{}/as4", node.bound.as4.port()), keys.access_point.certificate().clone()),
+        endpoint: Endpoint::as4(&format!("https://127.0.0.1:{}/as4", as4.port()), keys.access_point.certificate().clone()),
         certpub: CertPub {
             signing: vec![keys.org_signing.certificate().clone()],
             encryption: vec![keys.org_encryption.certificate().clone()],
@@ -150,10 +156,10 @@ pub fn init_org(dir: &Path, ca_dir: &Path, org: &DevOrg) -> Result<DevInit, Node
 }
 
 /// A running SMP: what stops it, and its task.
-type SmpTask = (watch::Sender<bool>, JoinHandle<Result<(), ServeError>>);
+pub type SmpTask = (watch::Sender<bool>, JoinHandle<Result<(), ServeError>>);
 
 /// Serves `participants` on `listener`, signed with the SMP key in `ca_dir`.
-fn spawn_smp(listener: TcpListener, ca_dir: &Path, participants: Vec<Participant>) -> Result<SmpTask, NodeError> {
+pub fn spawn_smp(listener: TcpListener, ca_dir: &Path, participants: Vec<Participant>) -> Result<SmpTask, NodeError> {
     let smp_key = PrivateKey::from_pem_file(&ca_dir.join("smp.key")).map_err(other)?;
     let smp_cert = Certificate::from_pem_file(&ca_dir.join("smp.pem")).map_err(other)?;
     let (smp_stop, mut smp_stop_rx) = watch::channel(false);

@@ -124,7 +124,11 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Body
 }
 
 fn as4_limits(state: &Shared) -> As4Limits {
-    As4Limits { max_message_bytes: state.config.limits.max_as4_message_bytes, ..As4Limits::default() }
+    let defaults = As4Limits::default();
+    // The decompressed payload is the XHE: never capped below the largest
+    // one the configured SDK limit allows.
+    let max_payload_bytes = defaults.max_payload_bytes.max(state.config.limits.xml_limits().max_document_bytes);
+    As4Limits { max_message_bytes: state.config.limits.max_as4_message_bytes, max_payload_bytes, ..defaults }
 }
 
 /// The XHE of a verified message in memory, for the envelope layer, which

@@ -412,11 +412,12 @@ impl Structure<'_> {
             self.problem(id, format!("Element {} must contain text only, not elements", e.local));
             return;
         }
-        let value = direct_text(self.doc, id);
         match simple {
+            // Any text is an xs:string: nothing to read (an attachment's
+            // `content` may be 100 MB of base64, left on disk).
             Simple::String => {}
             Simple::Label => {
-                let len = value.chars().count();
+                let len = direct_text_chars(self.doc, id);
                 if len > LABEL_MAX_CHARS {
                     self.problem(
                         id,
@@ -425,11 +426,13 @@ impl Structure<'_> {
                 }
             }
             Simple::DateTime => {
+                let value = direct_text(self.doc, id);
                 if parse_xs_datetime(value.trim_matches(is_xml_ws_char)).is_none() {
                     self.problem(id, format!("Value of {} is not a valid xs:dateTime", e.local));
                 }
             }
             Simple::Boolean => {
+                let value = direct_text(self.doc, id);
                 if !matches!(value.trim_matches(is_xml_ws_char), "true" | "false" | "1" | "0") {
                     self.problem(id, format!("Value of {} is not a valid xs:boolean (true, false, 1 or 0)", e.local));
                 }
@@ -818,6 +821,20 @@ fn direct_text(doc: &Document, id: NodeId) -> Cow<'_, str> {
         append_text(&mut out, t);
     }
     out
+}
+
+/// Characters of the text directly inside `id`, counted without reading
+/// large text into memory (its value is ASCII: one byte, one character).
+fn direct_text_chars(doc: &Document, id: NodeId) -> usize {
+    text_parts(doc, id)
+        .map(|t| match t {
+            TextRef::Inline(t) => t.chars().count(),
+            TextRef::Large(t) => {
+                let counted = t.reader().and_then(|mut r| std::io::copy(&mut r, &mut std::io::sink()));
+                usize::try_from(counted.unwrap_or_else(|_| t.raw_len())).unwrap_or(usize::MAX)
+            }
+        })
+        .sum()
 }
 
 /// The text nodes directly inside `id`, in order.
@@ -1253,5 +1270,36 @@ mod tests {
         assert!(d.supports("image/png") && d.supports("text/plain;charset=utf-8") && !d.supports("image/gif"));
         let c: SupportedContentTypes = ["image/gif"].into_iter().collect();
         assert!(c.supports("application/pdf") && c.supports("image/gif") && !c.supports("PNG"));
+    }
+
+    /// Text the reader leaves on disk (large base64 runs) is judged as in
+    /// memory: a label too long is counted without being read whole.
+    #[test]
+    fn large_text_on_disk_is_judged_as_in_memory() {
+        use crate::sdk::message::{ContentFile, OrgAddress, SdkMessage};
+        use crate::spool::{Blob, Spool};
+        let message = SdkMessage::builder(
+            time::OffsetDateTime::now_utc(),
+            OrgAddress::new("0203:a.se", "a.in"),
+            OrgAddress::new("0203:b.se", "b.in"),
+        )
+        .label("LABELMARK")
+        .attachment(ContentFile::new("a.pdf", "application/pdf", vec![b'%'; 64 * 1024]))
+        .build()
+        .unwrap();
+        let xml = String::from_utf8(message.to_xml()).unwrap();
+        let spool = Spool::temporary().with_memory_threshold(0);
+        let limits = XmlLimits::default();
+        for label in ["LABELMARK".to_owned(), "A".repeat(8 * 1024)] {
+            let xml = xml.replacen("LABELMARK", &label, 1);
+            let on_disk = crate::xml::parse_blob(&Blob::from(xml.as_bytes()), &limits, &spool).unwrap();
+            let is_large = |n: &NodeId| matches!(TextRef::of(on_disk.kind(*n)), Some(TextRef::Large(_)));
+            let large = on_disk.descendants(NodeId::DOCUMENT).filter(is_large).count();
+            assert_eq!(large, if label.len() > 4096 { 2 } else { 1 }, "the content (and a long label) stay on disk");
+            let in_memory = xml::parse(xml.as_bytes(), &limits).unwrap();
+            let (a, b) = (validate_message(&on_disk, NodeId::DOCUMENT), validate_message(&in_memory, NodeId::DOCUMENT));
+            assert_eq!(a, b);
+            assert_eq!(a.is_accepted(), label.len() <= LABEL_MAX_CHARS, "{a:?}");
+        }
     }
 }

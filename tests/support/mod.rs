@@ -1,9 +1,12 @@
 //! Shared helpers for integration tests: a throw-away PKI made with rcgen,
 //! the path to DIGG's reference files, and running the `brygga` binary.
+//! [`processes`] runs nodes as real processes.
 //!
 //! Each test binary includes this with `mod support;`; not every binary uses
 //! every helper.
 #![allow(dead_code)]
+
+pub mod processes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
