@@ -173,14 +173,20 @@ async fn send(state: &Shared, entry: &OutboxEntry) -> Result<(), Failure> {
         })?;
     drop(xhe);
 
-    // Streamed from the spool, with Content-Length.
-    let body = ReaderBody::new(request.body.reader(), request.body.len());
+    // A message held in memory goes as it is; a large one is streamed from
+    // the spool (a blocking reader feeding the connection), with
+    // Content-Length either way.
+    let body = if request.body.pieces().iter().all(|p| p.as_memory().is_some()) {
+        reqwest::Body::from(request.body.to_vec(u64::MAX).map_err(|e| transient(format!("spool: {e}")))?)
+    } else {
+        reqwest::Body::wrap(ReaderBody::new(request.body.reader(), request.body.len()))
+    };
     let response = state
         .as4_http
         .post(&metadata.endpoint.url)
         .header(reqwest::header::CONTENT_TYPE, &request.content_type)
         .header(reqwest::header::CONTENT_LENGTH, request.body.len())
-        .body(reqwest::Body::wrap(body))
+        .body(body)
         .send()
         .await
         .map_err(|e| transient(format!("cannot reach the receiving access point: {e}")))?;
