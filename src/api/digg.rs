@@ -246,6 +246,14 @@ impl Found {
         }
     }
 
+    /// `data.id`.
+    fn resource_id<'a>(&'a self, message_id: &'a str) -> &'a str {
+        match self {
+            Found::Outbound { record, .. } => record.resource_id.as_deref().unwrap_or(message_id),
+            Found::Inbound { .. } => message_id,
+        }
+    }
+
     fn functional_address(&self) -> &str {
         match self {
             Found::Outbound { record, .. } => &record.sender_functional_address,
@@ -333,23 +341,40 @@ fn load_message(api: &Api, found: &Found) -> Result<Option<SdkMessage>, String> 
 // Query parameters
 // ---------------------------------------------------------------------------
 
-/// `filter[attribute]=value` pairs (the attribute as written), and the
-/// rest; a bare `filter` is an issue.
 type Pairs = Vec<(String, String)>;
 
+/// `filter[attribute]=value` pairs (the attribute as written), and the
+/// other parameters.
+///
+/// DIGG's document declares `filter` as a list of strings and gives
+/// `?filter[recipientAttention.subOrganization.extension]=…` as its
+/// example value, so a bare `filter` value is read as such an expression
+/// (`filter[a]=v`, with or without the `?`, or `a=v`), several joined by
+/// `&`; an empty one is nothing, and anything else is a 400.
 fn query_params(raw: Option<&str>) -> (Pairs, Pairs, Vec<Issue>) {
     let mut filters = Vec::new();
     let mut others = Vec::new();
     let mut issues = Vec::new();
+    let attribute = |k: &str| k.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')).map(str::to_owned);
     for (k, v) in form_urlencoded_pairs(raw.unwrap_or("").as_bytes()) {
-        if let Some(attr) = k.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
-            filters.push((attr.to_owned(), v));
+        if let Some(attr) = attribute(&k) {
+            filters.push((attr, v));
         } else if k == "filter" {
-            issues.push(Issue::at(
-                "query:filter",
-                "Invalid filter",
-                "filters are written filter[attribute]=value, e.g. filter[messageStatus]=NEW (B1.4.2)",
-            ));
+            let expression = v.trim().trim_start_matches('?');
+            if expression.is_empty() {
+                continue;
+            }
+            for (ek, ev) in form_urlencoded_pairs(expression.as_bytes()) {
+                if !expression.contains('=') || ek.is_empty() {
+                    issues.push(Issue::at(
+                        "query:filter",
+                        "Invalid filter",
+                        "filters are written filter[attribute]=value, e.g. filter[messageStatus]=NEW (B1.4.2)",
+                    ));
+                    break;
+                }
+                filters.push((attribute(&ek).unwrap_or(ek), ev));
+            }
         } else {
             others.push((k, v));
         }
@@ -365,9 +390,9 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// The list filters of B1.4.2, read.
-#[derive(Debug, Default)]
-struct ListFilter {
+/// The filters of B1.4.2, read.
+#[derive(Debug)]
+struct Filter {
     statuses: Vec<String>,
     recipient_address: Option<String>,
     sender_address: Option<String>,
@@ -375,11 +400,26 @@ struct ListFilter {
     stop: Option<OffsetDateTime>,
     page: usize,
     size: usize,
+    /// GET by id: what of the documents to include.
+    parts: DocumentParts,
 }
 
-fn read_list_filter(raw: Option<&str>) -> Result<ListFilter, Vec<Issue>> {
+/// Reads the query. The list filters apply to both operations (on GET by
+/// id, a message that does not match is not found); the document parts
+/// (`contentBodyText`, `contentFiles`, `digitalDocument`: true or false)
+/// only to GET by id.
+fn read_filter(raw: Option<&str>, by_id: bool) -> Result<Filter, Vec<Issue>> {
     let (filters, others, mut issues) = query_params(raw);
-    let mut f = ListFilter { page: 1, size: PAGE_SIZE_DEFAULT, ..Default::default() };
+    let mut f = Filter {
+        statuses: Vec::new(),
+        recipient_address: None,
+        sender_address: None,
+        start: None,
+        stop: None,
+        page: 1,
+        size: PAGE_SIZE_DEFAULT,
+        parts: DocumentParts { texts: true, files: true },
+    };
     let number = |at: &str, v: &str, issues: &mut Vec<Issue>, max: usize| -> Option<usize> {
         match v.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Some(n),
@@ -397,6 +437,13 @@ fn read_list_filter(raw: Option<&str>) -> Result<ListFilter, Vec<Issue>> {
                 None
             }
         }
+    };
+    let part = |at: &str, v: &str, issues: &mut Vec<Issue>| -> Option<bool> {
+        let b = parse_bool(v);
+        if b.is_none() {
+            issues.push(Issue::at(at, "Invalid value", "must be true or false"));
+        }
+        b
     };
     for (attr, v) in &filters {
         let at = format!("query:filter[{attr}]");
@@ -416,7 +463,13 @@ fn read_list_filter(raw: Option<&str>) -> Result<ListFilter, Vec<Issue>> {
             "creationdatetimestop" => f.stop = time(&at, v, &mut issues),
             "pagenumber" => f.page = number(&at, v, &mut issues, usize::MAX).unwrap_or(1),
             "size" => f.size = number(&at, v, &mut issues, PAGE_SIZE_MAX).unwrap_or(PAGE_SIZE_DEFAULT),
-            _ => issues.push(Issue::at(&at, "Unknown filter", "not a filter of this operation")),
+            "contentbodytext" if by_id => f.parts.texts = part(&at, v, &mut issues).unwrap_or(true),
+            "contentfiles" if by_id => f.parts.files = part(&at, v, &mut issues).unwrap_or(true),
+            "digitaldocument" if by_id => {
+                let include = part(&at, v, &mut issues).unwrap_or(true);
+                f.parts = DocumentParts { texts: include, files: include };
+            }
+            _ => issues.push(Issue::at(&at, "Unknown filter", "not a filter of this operation (see docs/api.md)")),
         }
     }
     for (k, v) in &others {
@@ -433,30 +486,25 @@ fn read_list_filter(raw: Option<&str>) -> Result<ListFilter, Vec<Issue>> {
     }
 }
 
-/// GET by id: which parts of the documents to include.
-fn read_item_filter(raw: Option<&str>) -> Result<DocumentParts, Vec<Issue>> {
-    let (filters, _, mut issues) = query_params(raw);
-    let mut parts = DocumentParts { texts: true, files: true };
-    for (attr, v) in &filters {
-        let at = format!("query:filter[{attr}]");
-        let Some(include) = parse_bool(v) else {
-            issues.push(Issue::at(&at, "Invalid value", "must be true or false"));
-            continue;
-        };
-        match attr.to_ascii_lowercase().as_str() {
-            "contentbodytext" => parts.texts = include,
-            "contentfiles" => parts.files = include,
-            "digitaldocument" => {
-                parts.texts = include;
-                parts.files = include;
-            }
-            _ => issues.push(Issue::at(&at, "Unknown filter", "this operation filters contentBodyText, contentFiles and digitalDocument")),
-        }
+impl Filter {
+    /// A functional address of this node named in the filter that the
+    /// client does not act for.
+    fn forbidden_address<'a>(&'a self, api: &Api, principal: &Principal) -> Option<&'a str> {
+        [&self.recipient_address, &self.sender_address]
+            .into_iter()
+            .flatten()
+            .find(|a| api.node.config.serves_functional_address(a) && !principal.may_use(a))
+            .map(String::as_str)
     }
-    if issues.is_empty() {
-        Ok(parts)
-    } else {
-        Err(issues)
+
+    /// Whether a message (`item` JSON, created at `at`) passes.
+    fn matches(&self, at: OffsetDateTime, item: &Value) -> bool {
+        let a = &item["attributes"];
+        (self.statuses.is_empty() || self.statuses.iter().any(|s| a["messageStatus"] == *s))
+            && self.recipient_address.as_ref().is_none_or(|r| json::attention_address(a, "recipientAttention").as_ref() == Some(r))
+            && self.sender_address.as_ref().is_none_or(|s| json::attention_address(a, "senderAttention").as_ref() == Some(s))
+            && self.start.is_none_or(|s| at >= s)
+            && self.stop.is_none_or(|s| at <= s)
     }
 }
 
@@ -600,8 +648,10 @@ fn create_message(
         return Err(bad(vec![Issue::at("/data/attributes/messageId", "BV duplicate", "a message with this messageId was created before")]));
     }
     let header_value = json::header_json(&message.header);
+    let resource_id = request.resource_id.clone().unwrap_or_else(|| message_id.clone());
     let record = SentRecord {
         client_id: principal.client_id.clone(),
+        resource_id: request.resource_id.clone(),
         sender_functional_address: sender_address,
         recipient_functional_address: message.header.recipient_functional_address().to_owned(),
         created_at: now.unix_timestamp(),
@@ -622,7 +672,7 @@ fn create_message(
     };
     let location = format!("{BASE}/{message_id}");
     let Value::Object(attributes) = header_value else { return Err(internal(headers, "header is not an object")) };
-    let data = item(&message_id, attributes, outbound_status(&entry), outbound_events(&entry));
+    let data = item(&resource_id, attributes, outbound_status(&entry), outbound_events(&entry));
     Ok(StoredAnswer { status: 201, location: Some(location.clone()), body: single(&location, data).to_string() })
 }
 
@@ -673,15 +723,13 @@ pub async fn list(State(api): State<Arc<Api>>, headers: HeaderMap, RawQuery(quer
 }
 
 fn list_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, query: Option<&str>) -> Response {
-    let filter = match read_list_filter(query) {
+    let filter = match read_filter(query, false) {
         Ok(f) => f,
         Err(issues) => return ApiProblem::bad_request(issues).respond(headers),
     };
     // A functional address of this node that is not the client's: refused.
-    for address in [&filter.recipient_address, &filter.sender_address].into_iter().flatten() {
-        if api.node.config.serves_functional_address(address) && !principal.may_use(address) {
-            return api.deny_address(headers, principal, "getMessageByFilter", address);
-        }
+    if let Some(address) = filter.forbidden_address(api, principal) {
+        return api.deny_address(headers, principal, "getMessageByFilter", address);
     }
     let mut items: Vec<(OffsetDateTime, String, Value)> = Vec::new();
     for address in &principal.functional_addresses {
@@ -720,16 +768,10 @@ fn list_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, query: O
         }
         let Ok(Some(entry)) = api.node.store.outbox_entry(&id) else { continue };
         let at = json::creation_instant(&record.header).unwrap_or(entry.created_at());
-        items.push((at, id.clone(), with_status(record.header, outbound_status(&entry), outbound_events(&entry), &id)));
+        let resource_id = record.resource_id.clone().unwrap_or_else(|| id.clone());
+        items.push((at, id.clone(), with_status(record.header, outbound_status(&entry), outbound_events(&entry), &resource_id)));
     }
-    items.retain(|(at, _, v)| {
-        let a = &v["attributes"];
-        (filter.statuses.is_empty() || filter.statuses.iter().any(|s| a["messageStatus"] == *s))
-            && filter.recipient_address.as_ref().is_none_or(|r| json::attention_address(a, "recipientAttention").as_ref() == Some(r))
-            && filter.sender_address.as_ref().is_none_or(|s| json::attention_address(a, "senderAttention").as_ref() == Some(s))
-            && filter.start.is_none_or(|s| *at >= s)
-            && filter.stop.is_none_or(|s| *at <= s)
-    });
+    items.retain(|(at, _, v)| filter.matches(*at, v));
     items.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let total = items.len();
     let skip = (filter.page - 1).saturating_mul(filter.size);
@@ -801,10 +843,14 @@ pub async fn get_by_id(State(api): State<Arc<Api>>, headers: HeaderMap, Path(id)
 }
 
 fn get_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, id: &str, query: Option<&str>) -> Response {
-    let parts = match read_item_filter(query) {
-        Ok(p) => p,
+    let filter = match read_filter(query, true) {
+        Ok(f) => f,
         Err(issues) => return ApiProblem::bad_request(issues).respond(headers),
     };
+    if let Some(address) = filter.forbidden_address(api, principal) {
+        return api.deny_address(headers, principal, "getMessageById", address);
+    }
+    let parts = filter.parts;
     let found = match find(api, principal, id) {
         Ok(Some(f)) => f,
         Ok(None) => return not_found(api, headers, principal, "getMessageById", id),
@@ -835,7 +881,10 @@ fn get_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, id: &str,
     if parts.texts || parts.files {
         attributes.insert("digitalDocument".into(), json::documents_json(&message.documents, parts));
     }
-    let data = item(id, attributes, found.status(), found.events());
+    let data = item(found.resource_id(id), attributes, found.status(), found.events());
+    if !filter.matches(message.header.creation_date_time.instant(), &data) {
+        return ApiProblem::new(StatusCode::NOT_FOUND, "notFound", "no such message matches the filter").respond(headers);
+    }
     json_response(StatusCode::OK, &single(&format!("{BASE}/{id}"), data))
 }
 
@@ -897,15 +946,21 @@ mod tests {
 
     #[test]
     fn list_filters_are_read() {
-        let f = read_list_filter(Some(
+        let f = read_filter(Some(
             "filter%5BmessageStatus%5D=NEW,ACCEPTED&filter[recipientAttention.subOrganization.extension]=fa&page[size]=5&page[number]=2",
-        ))
+        ), false)
         .unwrap();
         assert_eq!(f.statuses, vec!["NEW", "ACCEPTED"]);
         assert_eq!(f.recipient_address.as_deref(), Some("fa"));
         assert_eq!((f.page, f.size), (2, 5));
-        let issues = read_list_filter(Some("filter=abc&filter[messageStatus]=NOPE&filter[colour]=red&page[size]=0")).unwrap_err();
+        let issues = read_filter(Some("filter=abc&filter[messageStatus]=NOPE&filter[colour]=red&page[size]=0"), false).unwrap_err();
         assert_eq!(issues.len(), 4, "{issues:?}");
+        // DIGG's example value of the bare `filter` parameter.
+        let f = read_filter(Some("filter=%3Ffilter%5BsenderAttention.subOrganization.extension%5D%3Dsdk%3Autkorg%3A0203%3Ainera.se&filter="), true).unwrap();
+        assert_eq!(f.sender_address.as_deref(), Some("sdk:utkorg:0203:inera.se"));
+        let f = read_filter(Some("filter=messageStatus%3DNEW&filter%5BcontentFiles%5D=false"), true).unwrap();
+        assert_eq!((f.statuses.len(), f.parts.files, f.parts.texts), (1, false, true));
+        assert!(read_filter(Some("filter%5BcontentFiles%5D=false"), false).is_err());
         assert_eq!(
             page_link(Some("filter[messageStatus]=NEW&page[number]=1"), 2, 5),
             "/v1/sdk/messages?filter[messageStatus]=NEW&page%5Bnumber%5D=2&page%5Bsize%5D=5"

@@ -144,8 +144,8 @@ pub fn creation_instant(header: &Value) -> Option<OffsetDateTime> {
 #[derive(Debug, Clone)]
 pub struct CreateRequest {
     pub message: SdkMessage,
-    /// Whether the client chose the messageId.
-    pub message_id_given: bool,
+    /// The resource id (`data.id`) the client chose, if it chose one.
+    pub resource_id: Option<String>,
     /// The sender functional address the request named, if it named one.
     pub sender_functional_address: Option<String>,
 }
@@ -169,12 +169,20 @@ pub fn read_create(
         }
     }
     let id = r.string(data, "id", "/data", false);
+    if id.as_deref().is_some_and(|i| MessageUuid::parse(i).is_none()) {
+        r.issue("/data/id", "Invalid value", "id must be a UUID (RFC 4122)");
+    }
     let Some(a) = r.object(data.get("attributes"), "/data/attributes", true) else { return Err(r.issues) };
     const P: &str = "/data/attributes";
-    for set_by_node in ["messageStatus", "events"] {
-        if a.contains_key(set_by_node) {
-            r.issue(&format!("{P}/{set_by_node}"), "Not allowed", format!("{set_by_node} is set by the message service (B1.4.2)"));
+    // Set by the message service (B1.4.2): checked against the schema,
+    // then ignored.
+    if let Some(status) = a.get("messageStatus") {
+        if !status.as_str().is_some_and(|s| super::digg::STATUSES.contains(&s)) {
+            r.issue(&format!("{P}/messageStatus"), "Invalid value", "messageStatus must be one of messageStatusDef (and is set by the message service)");
         }
+    }
+    if let Some(events) = a.get("events") {
+        r.events(events, &format!("{P}/events"));
     }
     let creation = match r.string(a, "creationDateTime", P, false) {
         Some(text) => match CreationDateTime::parse(&text) {
@@ -195,21 +203,9 @@ pub fn read_create(
         parsed
     };
     let given_message_id = r.string(a, "messageId", P, false);
-    let message_id_given = given_message_id.is_some() || id.is_some();
-    let msg_id = match (given_message_id, id) {
-        (Some(m), Some(i)) if m != i => {
-            r.issue("/data/id", "Invalid value", "id must equal attributes.messageId (the node uses the messageId as the resource id)");
-            None
-        }
-        (Some(m), _) => uuid(&mut r, "messageId", Some(m)),
-        (None, Some(i)) => {
-            let parsed = MessageUuid::parse(&i);
-            if parsed.is_none() {
-                r.issue("/data/id", "Invalid value", "id must be a UUID");
-            }
-            parsed
-        }
-        (None, None) => MessageUuid::parse(message_id),
+    let msg_id = match given_message_id {
+        Some(m) => uuid(&mut r, "messageId", Some(m)),
+        None => MessageUuid::parse(message_id),
     };
     let conversation_id = r.string(a, "conversationId", P, false);
     let conversation_id = uuid(&mut r, "conversationId", conversation_id);
@@ -219,9 +215,12 @@ pub fn read_create(
     let generating_system = match r.object(a.get("generatingSystem"), &format!("{P}/generatingSystem"), false) {
         Some(g) => {
             let at = format!("{P}/generatingSystem");
-            let root = r.string(g, "root", &at, true);
-            let extension = r.string(g, "extension", &at, true);
             r.string(g, "label", &at, false);
+            // The schema lets both be left out (nothing is written then);
+            // the message needs both or neither.
+            let required = g.contains_key("root") || g.contains_key("extension");
+            let root = r.string(g, "root", &at, required);
+            let extension = r.string(g, "extension", &at, required);
             root.zip(extension).map(|(root, extension)| Ii::new(root, extension))
         }
         None => None,
@@ -281,7 +280,7 @@ pub fn read_create(
     if !validation.is_accepted() {
         return Err(validation.problems.iter().map(rule_issue).collect());
     }
-    Ok(CreateRequest { message, message_id_given, sender_functional_address })
+    Ok(CreateRequest { message, resource_id: id, sender_functional_address })
 }
 
 /// An issue for a problem SDK's rules found, located in the request.
@@ -423,6 +422,34 @@ impl Reader {
                 }
                 None
             }
+        }
+    }
+
+    /// `Events` (EventDef plus eventIssues of Issue), as the schema has it.
+    fn events(&mut self, v: &Value, at: &str) {
+        let Some(m) = self.object(Some(v), at, true) else { return };
+        self.event_def(m, at);
+        let issues_at = format!("{at}/eventIssues");
+        for (i, issue) in self.array(m.get("eventIssues"), &issues_at).iter().enumerate() {
+            let here = format!("{issues_at}/{i}");
+            if let Some(im) = self.object(Some(issue), &here, true) {
+                self.event_def(im, &here);
+                self.string(im, "in", &here, false);
+            }
+        }
+    }
+
+    /// Types only: `format: uri` is not checked, since DIGG's own example
+    /// `instance` is a bare UUID (and the value is ignored anyway).
+    fn event_def(&mut self, m: &Map<String, Value>, at: &str) {
+        for key in ["type", "instance", "title"] {
+            self.string(m, key, at, false);
+        }
+        self.string(m, "detail", at, false);
+        match m.get("status") {
+            None => {}
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|s| (400..600).contains(&s)) => {}
+            Some(_) => self.issue(&format!("{at}/status"), "Invalid value", "status must be an integer from 400 to 599"),
         }
     }
 
@@ -569,13 +596,14 @@ mod tests {
             "confidentiality": "yes", "label": 7, "sender": "0203:a.se",
             "recipientAttention": {"subOrganization": {}},
             "digitalDocument": [{"contentFiles": [{"fileName": "a", "contentType": "text/plain", "content": "!!"}]}],
-            "messageStatus": "NEW"
+            "messageStatus": "SENT", "events": {"status": 700}
         }}});
         let issues = read_create(&body, "6f9c3cbe-1f0e-4b55-9b0b-2b0b0b0b0b0b", OffsetDateTime::now_utc(), Some("fa"), None).unwrap_err();
         let at: Vec<&str> = issues.iter().filter_map(|i| i.location.as_deref()).collect();
         for expected in [
             "/data/type",
             "/data/attributes/messageStatus",
+            "/data/attributes/events/status",
             "/data/attributes/confidentiality",
             "/data/attributes/label",
             "/data/attributes/recipient",

@@ -25,6 +25,11 @@ const RECORD_V1: u8 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SentRecord {
     pub client_id: String,
+    /// `data.id` when the client chose one (B1.4.2: the resource's own id,
+    /// which "may be" the messageId); the resource is still addressed by
+    /// its messageId.
+    #[serde(default)]
+    pub resource_id: Option<String>,
     pub sender_functional_address: String,
     pub recipient_functional_address: String,
     /// Unix seconds when the node accepted it.
