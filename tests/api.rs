@@ -294,3 +294,64 @@ async fn status_through_the_api_goes_from_scheduled_to_accepted_or_rejected() {
     assert_eq!(a.body["data"], json!([]));
     net.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_an_external_issuer_are_checked_against_its_jwks() {
+    use base64::Engine as _;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+
+    // The issuer's signing key (P-256) and its JWKS, served over HTTP on loopback.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let point = key.public_key_raw();
+    assert_eq!((point.len(), point[0]), (65, 4));
+    let jwks = json!({ "keys": [{ "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]), "kid": "k1", "use": "sig", "alg": "ES256" }] });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/realms/sdk/certs", listener.local_addr().unwrap());
+    let served = jwks.clone();
+    let app = axum::Router::new().route("/realms/sdk/certs", axum::routing::get(move || async move { axum::Json(served) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    const ISSUER: &str = "https://idp.example.se/realms/sdk";
+    let extra = format!("\n[api.external_issuer]\nissuer = \"{ISSUER}\"\naudience = \"brygga-bup\"\njwks_url = \"{jwks_url}\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let net = DevNetwork::start_with(dir.path(), &orgs(), |_, inits| {
+        for init in inits.iter().filter(|i| i.org.org_id == BUP) {
+            append_config(&init.config_file, &api_section(&[], &extra));
+        }
+    })
+    .await
+    .expect("network starts");
+    let api = client(&net, BUP);
+
+    let signing = EncodingKey::from_ec_der(&key.serialize_der());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let token = |kid: &str, aud: &str, scope: &str| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.to_owned());
+        let claims = json!({
+            "iss": ISSUER, "aud": aud, "exp": now + 300, "iat": now, "azp": "ext-case-system",
+            "scope": scope, "urn:sdk.digg.se:auth_id": [BUP_FA, "not.ours"],
+        });
+        jsonwebtoken::encode(&header, &claims, &signing).unwrap()
+    };
+    let good = token("k1", "brygga-bup", "urn:sdk.api:getMessageByFilter urn:sdk.api:sendMessage");
+    let a = api.get("/v1/sdk/messages", &good).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    // sendMessage (DIGG's other spelling) is honoured, for the client's address only.
+    let created = api.post(&good, &message_body((BUP, BUP_FA), (SOC, SOC_FA), "Remiss"), &[]).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(api.post(&good, &message_body((BUP, "not.ours"), (SOC, SOC_FA), "Remiss"), &[]).await.status, 400);
+    // A scope the token lacks.
+    assert_eq!(api.get(created.header("location").unwrap().as_str(), &good).await.status, 403);
+    // Another audience, an unknown key, a token of the node's own kind signed elsewhere.
+    assert_eq!(api.get("/v1/sdk/messages", &token("k1", "someone-else", "urn:sdk.api:getMessageByFilter")).await.status, 401);
+    assert_eq!(api.get("/v1/sdk/messages", &token("k2", "brygga-bup", "urn:sdk.api:getMessageByFilter")).await.status, 401);
+    let forged = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &json!({"sub": "x", "exp": now + 300}), &EncodingKey::from_secret(b"guess")).unwrap();
+    assert_eq!(api.get("/v1/sdk/messages", &forged).await.status, 401);
+
+    let denied = denials(&net, BUP);
+    assert!(denied.iter().any(|e| e.actor == "ext-case-system"), "{denied:#?}");
+    assert!(denied.iter().filter(|e| e.actor == "anonymous").count() >= 3, "{denied:#?}");
+    net.stop().await.unwrap();
+}

@@ -115,6 +115,8 @@ async fn digg_openapi_document_drives_schemathesis_against_a_live_node() {
         .args(["--max-examples", "100", "--seed", "20261125", "--workers", "1", "--request-timeout", "20"])
         .arg("--report-junit-path")
         .arg(dir.path().join("junit.xml"))
+        // Its cache directory goes there too, not into the repository.
+        .current_dir(dir.path())
         .env("NO_COLOR", "1")
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .kill_on_drop(true);
@@ -125,6 +127,29 @@ async fn digg_openapi_document_drives_schemathesis_against_a_live_node() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}\n{stderr}");
+
+    // The node's own document, as it serves it, against the same node.
+    let mut own = tokio::process::Command::new(&st);
+    own.arg("--config-file")
+        .arg(repo.join("api/schemathesis-own.toml"))
+        .arg("run")
+        .arg(format!("https://localhost:{port}/v1/openapi.yaml"))
+        .args(["--url", &format!("https://localhost:{port}")])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg("--tls-verify")
+        .arg(&ca)
+        .args(["--checks", "all"])
+        .args(["--max-examples", "20", "--seed", "20261125", "--workers", "1", "--request-timeout", "20"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_TELEMETRY", "false")
+        .kill_on_drop(true);
+    let own_output = tokio::time::timeout(Duration::from_secs(240), own.output())
+        .await
+        .expect("schemathesis finished within 4 minutes")
+        .expect("schemathesis runs");
+    let own_stdout = String::from_utf8_lossy(&own_output.stdout);
+    println!("{own_stdout}\n{}", String::from_utf8_lossy(&own_output.stderr));
     // The document's example request created a real message, and its
     // DELETE example deleted the delivered message prepared for it.
     let store = &net.node(INERA).state.store;
@@ -134,6 +159,7 @@ async fn digg_openapi_document_drives_schemathesis_against_a_live_node() {
     let read = audit.iter().any(|e| e.action == brygga::audit::Action::Read && e.message_id.as_deref() == Some(GET_EXAMPLE_ID));
     net.stop().await.unwrap();
     assert!(output.status.success(), "schemathesis found non-conformance (exit {:?}); its report is above", output.status.code());
+    assert!(own_output.status.success(), "the node does not conform to its own document (exit {:?}); the report is above", own_output.status.code());
     assert!(stdout.contains("SUMMARY"), "no schemathesis summary");
     assert!(example.is_some(), "DIGG's example request did not create its message");
     assert_eq!(deleted, 404, "DELETE's example did not delete its message");
