@@ -355,3 +355,33 @@ async fn tokens_of_an_external_issuer_are_checked_against_its_jwks() {
     assert!(denied.iter().filter(|e| e.actor == "anonymous").count() >= 3, "{denied:#?}");
     net.stop().await.unwrap();
 }
+
+#[test]
+fn api_configuration_errors_name_the_key() {
+    use brygga::config::NodeConfig;
+    use brygga::node::devnet::init_org;
+    let dir = tempfile::tempdir().unwrap();
+    let init = init_org(dir.path(), &dir.path().join("ca"), &orgs()[0]).unwrap();
+    let original = std::fs::read_to_string(&init.config_file).unwrap();
+    let client = |scopes: &[&str], addresses: &[&str]| {
+        api_section(&[Client { id: "c", secret: SECRET, scopes, functional_addresses: addresses }], "")
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (client(ALL_SCOPES, &["someone.else"]), "api.clients[0].functional_addresses[0]"),
+        (client(&["urn:sdk.api:everything"], &[BUP_FA]), "api.clients[0].scopes[0]"),
+        (client(ALL_SCOPES, &[BUP_FA]).replace("$pbkdf2-sha256$i=100000$", "$pbkdf2-sha256$i=1000$"), "api.clients[0].secret_hash"),
+        (client(ALL_SCOPES, &[BUP_FA]).replace("token_lifetime_seconds = 600", "token_lifetime_seconds = 3600"), "api.token_lifetime_seconds"),
+        (client(ALL_SCOPES, &[BUP_FA]).replace("[api.tls]\ncert = \"keys/tls.pem\"", "[api.tls]\ncert = \"keys/missing.pem\""), "api.tls.cert"),
+        ("\n[api]\ncolour = \"blue\"\n".to_owned(), "api.colour"),
+    ];
+    for (section, key) in cases {
+        std::fs::write(&init.config_file, format!("{original}{section}")).unwrap();
+        let e = NodeConfig::load(&init.config_file).expect_err(key);
+        assert_eq!(e.key, key, "{e}");
+        assert!(e.to_string().contains(&init.config_file.display().to_string()), "{e}");
+    }
+    std::fs::write(&init.config_file, format!("{original}{}", client(ALL_SCOPES, &[BUP_FA]))).unwrap();
+    let config = NodeConfig::load(&init.config_file).expect("valid [api]");
+    assert_eq!(config.api.clients.len(), 1);
+    assert!(config.api.tls.is_some());
+}
