@@ -20,6 +20,7 @@
 // and tests can match on it directly.
 #![allow(clippy::result_large_err)]
 
+pub mod api;
 pub mod dev_node;
 
 use std::net::SocketAddr;
@@ -100,6 +101,9 @@ pub struct ConfigFile {
     /// Caps on what peers may send.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// DIGG's message API: clients, token issuer, TLS.
+    #[serde(default)]
+    pub api: api::ApiFile,
 }
 
 /// `[organisation]`
@@ -431,6 +435,7 @@ pub struct NodeConfig {
     pub tls: TlsConfig,
     pub retry: RetryConfig,
     pub limits: LimitsConfig,
+    pub api: api::ApiConfig,
 }
 
 impl NodeConfig {
@@ -593,6 +598,7 @@ impl Loader<'_> {
         let trust_paths = self.resolve_trust(&raw.trust);
         let trust = self.load_trust(&trust_paths)?;
         let keys = self.load_keys(&keys_paths, &trust, &raw.tls)?;
+        let api = self.load_api(&raw.api, &raw.organisation)?;
 
         let mut organisation = raw.organisation.clone();
         organisation.organisation_number = normalise_organisation_number(&organisation.organisation_number);
@@ -615,6 +621,7 @@ impl Loader<'_> {
             tls: raw.tls,
             retry: raw.retry,
             limits: raw.limits,
+            api,
         })
     }
 

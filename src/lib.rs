@@ -27,3 +27,4 @@ pub mod directory;
 pub mod config;
 pub mod transport;
 pub mod node;
+pub mod api;

@@ -59,6 +59,8 @@ pub enum Action {
     Export,
     /// Someone was refused access.
     AccessDenied,
+    /// A client deleted a message (its content is gone from the node).
+    Delete,
     /// The node's configuration changed.
     ConfigChange,
     /// A key or certificate was added, replaced or removed.

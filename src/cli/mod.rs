@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+mod api;
 mod audit;
 mod bench;
 mod bench_large;
@@ -60,6 +61,9 @@ enum Command {
     Smp(smp::SmpArgs),
     /// Run a node: AS4 over mutual TLS, outbox, inbox, local API.
     Serve(serve::ServeArgs),
+    /// DIGG's message API: client secrets.
+    #[command(subcommand)]
+    Api(api::ApiCommand),
 }
 
 #[derive(Subcommand)]
@@ -176,6 +180,7 @@ pub fn run() -> i32 {
         Command::Init(args) => init::run(args),
         Command::Smp(args) => smp::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Api(cmd) => api::run(cmd),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -1,7 +1,9 @@
 //! `brygga serve`: runs a node until told to stop.
 //!
 //! Starts, in order: crash recovery of attempts that were in flight, the
-//! outbox worker, the AS4 server (mutual TLS) and the local API (loopback).
+//! outbox worker, the AS4 server (mutual TLS) and the API listener
+//! (loopback by default; TLS when `[api.tls]` is set): the local API and
+//! DIGG's message API ([`crate::api`]).
 //! On shutdown it stops accepting, lets requests and attempts in flight
 //! finish, and returns.
 
@@ -13,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use super::runtime::{NodeError, NodeState, Shared};
-use super::{api, receiver, sender};
+use super::{receiver, sender};
 use crate::config::NodeConfig;
 use crate::transport::server::{serve_tls, ServerLimits};
 
@@ -51,7 +53,15 @@ pub async fn start(
         api: api_listener.local_addr().map_err(|e| NodeError::Other(e.to_string()))?,
     };
     let limits = ServerLimits { max_connections: config.limits.max_inbound_connections, ..ServerLimits::default() };
+    let api_tls = match &config.api.tls {
+        Some(t) => Some(
+            crate::transport::tls::server_config(&t.key, &t.chain, None, &[], config.tls.min_version)
+                .map_err(|e| NodeError::Tls(e.to_string()))?,
+        ),
+        None => None,
+    };
     let state = NodeState::open(config)?;
+    let message_api = crate::api::Api::open(&state)?;
     let recovered = state
         .store
         .recover_interrupted(OffsetDateTime::now_utc(), &state.retry, super::sender::jitter_sample)
@@ -72,13 +82,14 @@ pub async fn start(
         };
         let api = {
             let mut stop = stop_rx.clone();
-            let router = api::router(run_state.clone());
-            tokio::spawn(async move {
-                axum::serve(api_listener, router).with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await
-            })
+            let router = crate::api::router(run_state.clone(), message_api);
+            let shutdown = async move {
+                let _ = stop.changed().await;
+            };
+            match api_tls {
+                Some(tls) => tokio::spawn(serve_tls(api_listener, tls, router, ServerLimits::default(), shutdown)),
+                None => tokio::spawn(async move { axum::serve(api_listener, router).with_graceful_shutdown(shutdown).await }),
+            }
         };
         shutdown.await;
         let _ = stop_tx.send(true);

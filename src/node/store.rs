@@ -13,6 +13,7 @@
 //! | `inbox/ids` | message id | the `inbox/entries` key |
 //! | `as4/dedup` | AS4 MessageId | what it was received as |
 //! | `receipts` | direction ‖ receipt id | the message the receipt answers |
+//! | `api/…` | | DIGG's message API's own records ([`crate::api`]) |
 //!
 //! Every write that is acknowledged to someone (a client's submission, a
 //! peer's message, a receipt) is flushed to disk before the call returns.
@@ -1068,6 +1069,29 @@ impl Store {
     pub fn answered_by(&self, receipt_id: &str, direction: ReceiptDirection) -> Result<Option<ReceiptLink>, StoreError> {
         let key = receipt_key(direction, receipt_id);
         self.receipts.get(&key)?.map(|v| decode(T_RECEIPTS, &key, &v)).transpose()
+    }
+
+    /// Removes an incoming message's content (a client deleted it). The
+    /// entry stays, so its message id stays known and a copy sent again is
+    /// still refused as a duplicate. False when the message is not in this
+    /// inbox.
+    pub fn purge_inbound_payload(&self, functional_address: &str, message_id: &str) -> Result<bool, StoreError> {
+        let Some(key) = self.locate(functional_address, message_id)? else { return Ok(false) };
+        let old = self.inbox_payloads.remove(&key)?;
+        self.flush()?;
+        if let Some(name) = old.as_ref().and_then(|v| v.strip_prefix(FILE_MARKER)) {
+            let _ = std::fs::remove_file(self.files.join(String::from_utf8_lossy(name).as_ref()));
+        }
+        Ok(true)
+    }
+
+    // -----------------------------------------------------------------------
+    // Trees of the API layer
+    // -----------------------------------------------------------------------
+
+    /// A tree of DIGG's message API (`api/<name>`), in this database.
+    pub fn api_tree(&self, name: &str) -> Result<Tree, StoreError> {
+        Ok(self.db.open_tree(format!("api/{name}"))?)
     }
 
     // -----------------------------------------------------------------------
