@@ -26,6 +26,7 @@ pub mod records;
 pub mod scope;
 pub mod secret;
 pub mod token;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -1,0 +1,440 @@
+//! Webhooks for API clients: the durable event log and the signature.
+//!
+//! STATUS (work in progress, see docs/api.md "Webhooks"): this module holds
+//! the event log and the signing; the delivery worker, the `webhook`
+//! client configuration, the replay endpoints and the hooks into the
+//! inbox/outbox state changes are not written yet.
+//!
+//! Events are kept in the node's store, tree `api/webhook-events`:
+//!
+//! - `e ‖ client ‖ 0 ‖ position (u64 BE)`: an [`EventRecord`]. `position`
+//!   counts the client's events (1, 2, …); it is what `since=` of the
+//!   replay endpoints means.
+//! - `p ‖ client`: the client's last position.
+//! - `s ‖ client ‖ 0 ‖ messageId`: the message's last `sequence`.
+//!
+//! An event is written (flushed) before anyone is told about it and stays
+//! until it is delivered (a 2xx answer), and after that too, for replay.
+//! Delivery is at least once, per message strictly in order: an event is
+//! only due when no earlier event of the same message is still pending.
+//! A failed attempt is retried after the outbox's [`RetryPolicy`] backoff
+//! (exponential, jittered); an event still undelivered after the policy's
+//! `expiry` is marked dead, kept, and no longer holds back the message's
+//! later events. A replay puts events from a position back to pending.
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Tree;
+use time::OffsetDateTime;
+
+use crate::node::outbox::RetryPolicy;
+use crate::node::store::StoreError;
+
+const TREE: &str = "api/webhook-events";
+const RECORD_V1: u8 = 1;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    /// A new message arrived for one of the client's functional addresses.
+    #[serde(rename = "message.received")]
+    Received,
+    /// One of the client's outbound messages changed status.
+    #[serde(rename = "message.status")]
+    Status,
+}
+
+/// The JSON a receiver gets: identifiers and a status only, never message
+/// content or person data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub message_id: String,
+    /// The API's status name (as `GET /v1/sdk/messages/{id}` shows it).
+    pub status: String,
+    /// RFC 3339.
+    pub occurred_at: String,
+    /// Per message (and client): 1, 2, … in the order things happened.
+    pub sequence: u64,
+}
+
+/// Where an event is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    Pending,
+    Delivered,
+    /// Undelivered past the policy's expiry; kept for replay.
+    Dead,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub client_id: String,
+    pub position: u64,
+    pub event: Event,
+    pub delivery: Delivery,
+    /// Attempts since it was (re)queued.
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub queued_at: i64,
+    /// Unix milliseconds.
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// The event log in the node's store.
+#[derive(Clone)]
+pub struct EventLog {
+    tree: Tree,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog").finish_non_exhaustive()
+    }
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn client_prefix(tag: u8, client_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(client_id.len() + 2);
+    k.push(tag);
+    k.extend_from_slice(client_id.as_bytes());
+    k.push(0);
+    k
+}
+
+fn event_key(client_id: &str, position: u64) -> Vec<u8> {
+    let mut k = client_prefix(b'e', client_id);
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
+fn encode(record: &EventRecord) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = vec![RECORD_V1];
+    serde_json::to_writer(&mut bytes, record).map_err(StoreError::Encode)?;
+    Ok(bytes)
+}
+
+fn decode(key: &[u8], bytes: &[u8]) -> Result<EventRecord, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { tree: TREE, key: String::from_utf8_lossy(key).into_owned(), reason };
+    match bytes.split_first() {
+        Some((&RECORD_V1, json)) => serde_json::from_slice(json).map_err(|e| corrupt(e.to_string())),
+        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        None => Err(corrupt("empty record".into())),
+    }
+}
+
+fn read_u64(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes).unwrap_or(0)
+}
+
+impl EventLog {
+    pub fn new(tree: Tree) -> Self {
+        Self { tree }
+    }
+
+    /// Opens the log's tree in the node's store.
+    pub fn open(store: &crate::node::store::Store) -> Result<Self, StoreError> {
+        Ok(Self::new(store.api_tree("webhook-events")?))
+    }
+
+    /// Appends an event for `client_id` and flushes: it is durable when
+    /// this returns. The message's `sequence` and the client's position
+    /// are taken in the same transaction.
+    pub fn append(
+        &self,
+        client_id: &str,
+        kind: EventType,
+        message_id: &str,
+        status: &str,
+        occurred_at: OffsetDateTime,
+    ) -> Result<EventRecord, StoreError> {
+        let occurred = occurred_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| StoreError::Files(format!("time: {e}")))?;
+        let mut seq_key = client_prefix(b's', client_id);
+        seq_key.extend_from_slice(message_id.as_bytes());
+        let pos_key = client_prefix(b'p', client_id);
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let now = unix_ms(OffsetDateTime::now_utc());
+        let result = self.tree.transaction(|tx| {
+            let position = read_u64(tx.get(&pos_key)?) + 1;
+            let sequence = read_u64(tx.get(&seq_key)?) + 1;
+            let record = EventRecord {
+                client_id: client_id.to_owned(),
+                position,
+                event: Event {
+                    event_id: event_id.clone(),
+                    kind,
+                    message_id: message_id.to_owned(),
+                    status: status.to_owned(),
+                    occurred_at: occurred.clone(),
+                    sequence,
+                },
+                delivery: Delivery::Pending,
+                attempts: 0,
+                queued_at: now,
+                next_attempt_at: now,
+                last_error: None,
+            };
+            let bytes = encode(&record).map_err(ConflictableTransactionError::Abort)?;
+            tx.insert(pos_key.as_slice(), &position.to_be_bytes())?;
+            tx.insert(seq_key.as_slice(), &sequence.to_be_bytes())?;
+            tx.insert(event_key(client_id, position), bytes)?;
+            Ok(record)
+        });
+        let record = match result {
+            Ok(r) => r,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        self.tree.flush()?;
+        Ok(record)
+    }
+
+    /// The client's events after `since` (a position), oldest first, at
+    /// most `limit`.
+    pub fn list(&self, client_id: &str, since: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+        let start = event_key(client_id, since.saturating_add(1));
+        let end = event_key(client_id, u64::MAX);
+        let mut out = Vec::new();
+        for item in self.tree.range(start..=end) {
+            let (k, v) = item?;
+            out.push(decode(&k, &v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events due for delivery now, oldest first: for each (client,
+    /// message) only the first pending event, and only if its time has
+    /// come. Dead and delivered events hold nothing back.
+    pub fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+        let now = unix_ms(now);
+        let mut blocked = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([b'e']) {
+            let (k, v) = item?;
+            let r = decode(&k, &v)?;
+            if r.delivery != Delivery::Pending {
+                continue;
+            }
+            if !blocked.insert((r.client_id.clone(), r.event.message_id.clone())) {
+                continue;
+            }
+            if r.next_attempt_at <= now {
+                out.push(r);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn put(&self, record: &EventRecord) -> Result<(), StoreError> {
+        self.tree.insert(event_key(&record.client_id, record.position), encode(record)?)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    /// The receiver took it (2xx).
+    pub fn delivered(&self, mut record: EventRecord) -> Result<EventRecord, StoreError> {
+        record.delivery = Delivery::Delivered;
+        record.attempts += 1;
+        record.last_error = None;
+        self.put(&record)?;
+        Ok(record)
+    }
+
+    /// An attempt failed: retry after the policy's backoff, or mark dead
+    /// once the policy's expiry since queueing has passed. `rng` in [0, 1)
+    /// for the jitter.
+    pub fn failed(
+        &self,
+        mut record: EventRecord,
+        now: OffsetDateTime,
+        reason: &str,
+        policy: &RetryPolicy,
+        rng: f64,
+    ) -> Result<EventRecord, StoreError> {
+        record.attempts += 1;
+        record.last_error = Some(reason.chars().take(500).collect());
+        let next = unix_ms(policy.next_attempt_at(record.attempts, now, rng));
+        let expires = record.queued_at.saturating_add(policy.expiry.as_millis().min(i64::MAX as u128) as i64);
+        if next > expires {
+            record.delivery = Delivery::Dead;
+        } else {
+            record.next_attempt_at = next;
+        }
+        self.put(&record)?;
+        Ok(record)
+    }
+
+    /// Puts the client's events after `since` back to pending, due now, in
+    /// their order. Returns how many.
+    pub fn replay(&self, client_id: &str, since: u64) -> Result<usize, StoreError> {
+        let now = unix_ms(OffsetDateTime::now_utc());
+        let mut n = 0;
+        let mut since = since;
+        loop {
+            let batch = self.list(client_id, since, 256)?;
+            let Some(last) = batch.last() else { break };
+            since = last.position;
+            for mut r in batch {
+                r.delivery = Delivery::Pending;
+                r.attempts = 0;
+                r.queued_at = now;
+                r.next_attempt_at = now;
+                r.last_error = None;
+                self.tree.insert(event_key(&r.client_id, r.position), encode(&r)?)?;
+                n += 1;
+            }
+        }
+        self.tree.flush()?;
+        Ok(n)
+    }
+}
+
+/// Header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "X-Brygga-Signature";
+/// Header carrying the event id.
+pub const EVENT_ID_HEADER: &str = "X-Brygga-Event-Id";
+/// How far a receiver should accept `t` from its own clock, seconds.
+pub const TOLERANCE_SECONDS: i64 = 300;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// `t=<unix>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>`.
+pub fn signature(key: &[u8], unix_time: i64, body: &[u8]) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(unix_time.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    format!("t={unix_time},v1={}", hex(ctx.sign().as_ref()))
+}
+
+/// What a receiver does: `t` within [`TOLERANCE_SECONDS`] of `now`, and
+/// the HMAC compared in constant time (`ring::hmac::verify`).
+pub fn verify(key: &[u8], header: &str, body: &[u8], now_unix: i64) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = unhex(v),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(mac)) = (t, v1) else { return false };
+    if (now_unix - t).abs() > TOLERANCE_SECONDS {
+        return false;
+    }
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let mut msg = t.to_string().into_bytes();
+    msg.push(b'.');
+    msg.extend_from_slice(body);
+    hmac::verify(&key, &msg, &mac).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn log() -> (tempfile::TempDir, EventLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        (dir, EventLog::new(db.open_tree(TREE).unwrap()))
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 100,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            multiplier: 2.0,
+            jitter: 0.2,
+            expiry: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn signatures_verify_and_reject_tampering_and_old_times() {
+        let body = br#"{"eventId":"x"}"#;
+        let h = signature(b"key", 1_700_000_000, body);
+        assert!(h.starts_with("t=1700000000,v1="));
+        assert!(verify(b"key", &h, body, 1_700_000_100));
+        assert!(!verify(b"key", &h, b"{}", 1_700_000_100));
+        assert!(!verify(b"other", &h, body, 1_700_000_100));
+        assert!(!verify(b"key", &h, body, 1_700_000_000 + 301));
+        assert!(!verify(b"key", "t=1,v1=zz", body, 1));
+    }
+
+    #[test]
+    fn events_are_sequenced_per_message_and_positioned_per_client() {
+        let (_d, log) = log();
+        let now = OffsetDateTime::now_utc();
+        let a1 = log.append("c", EventType::Status, "m1", "SENT", now).unwrap();
+        let b1 = log.append("c", EventType::Received, "m2", "RECEIVED", now).unwrap();
+        let a2 = log.append("c", EventType::Status, "m1", "DELIVERED", now).unwrap();
+        let other = log.append("d", EventType::Status, "m1", "SENT", now).unwrap();
+        assert_eq!((a1.position, a1.event.sequence), (1, 1));
+        assert_eq!((b1.position, b1.event.sequence), (2, 1));
+        assert_eq!((a2.position, a2.event.sequence), (3, 2));
+        assert_eq!((other.position, other.event.sequence), (1, 1));
+        let json = serde_json::to_value(&a2.event).unwrap();
+        assert_eq!(json["type"], "message.status");
+        assert_eq!(json["messageId"], "m1");
+        assert_eq!(json["sequence"], 2);
+        assert_eq!(log.list("c", 1, 10).unwrap().iter().map(|r| r.position).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn a_message_waits_for_its_earlier_event_and_failures_back_off_then_die() {
+        let (_d, log) = log();
+        let now = OffsetDateTime::now_utc();
+        log.append("c", EventType::Status, "m1", "SENT", now).unwrap();
+        log.append("c", EventType::Status, "m1", "DELIVERED", now).unwrap();
+        log.append("c", EventType::Received, "m2", "RECEIVED", now).unwrap();
+        let due = log.due(now + time::Duration::seconds(1), 10).unwrap();
+        assert_eq!(due.iter().map(|r| r.position).collect::<Vec<_>>(), vec![1, 3]);
+        // m1's first fails: neither it nor its second event is due until the backoff passed.
+        let first = log.failed(due[0].clone(), now, "503", &policy(), 0.0).unwrap();
+        assert_eq!(first.delivery, Delivery::Pending);
+        assert!(log.due(now + time::Duration::milliseconds(500), 10).unwrap().iter().all(|r| r.event.message_id != "m1"));
+        let later = log.due(now + time::Duration::seconds(2), 10).unwrap();
+        assert_eq!(later[0].position, 1);
+        log.delivered(later[0].clone()).unwrap();
+        assert_eq!(log.due(now + time::Duration::seconds(2), 10).unwrap()[0].position, 2);
+        // Past the expiry it is dead, kept, and replay brings it back.
+        let second = log.list("c", 1, 1).unwrap().remove(0);
+        let dead = log.failed(second, now + time::Duration::hours(2), "down", &policy(), 0.0).unwrap();
+        assert_eq!(dead.delivery, Delivery::Dead);
+        assert_eq!(log.list("c", 1, 1).unwrap()[0].delivery, Delivery::Dead);
+        assert_eq!(log.replay("c", 0).unwrap(), 3);
+        assert!(log.list("c", 0, 10).unwrap().iter().all(|r| r.delivery == Delivery::Pending));
+    }
+}
