@@ -22,6 +22,8 @@
 //! `expiry` is marked dead, kept, and no longer holds back the message's
 //! later events. A replay puts events from a position back to pending.
 
+use std::sync::Arc;
+
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -305,6 +307,272 @@ impl EventLog {
         }
         self.tree.flush()?;
         Ok(n)
+    }
+}
+
+/// A client with a webhook.
+#[derive(Debug, Clone)]
+struct Hooked {
+    client_id: String,
+    functional_addresses: Vec<String>,
+    webhook: crate::config::api::Webhook,
+    http: reqwest::Client,
+}
+
+/// The node's webhooks: turns stored state changes into events (as the
+/// store's [`crate::node::store::StoreObserver`]) and delivers them.
+pub struct Webhooks {
+    log: EventLog,
+    records: super::records::Records,
+    clients: Vec<Hooked>,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks").finish_non_exhaustive()
+    }
+}
+
+/// How long one delivery attempt may take.
+pub const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Webhooks {
+    /// The clients of `config` with a `webhook`, and their HTTP clients.
+    pub fn new(log: EventLog, records: super::records::Records, config: &crate::config::api::ApiConfig) -> Result<Self, String> {
+        let mut clients = Vec::new();
+        for c in &config.clients {
+            let Some(webhook) = &c.webhook else { continue };
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in &webhook.ca {
+                roots.add(rustls_pki_types::CertificateDer::from(cert.der().to_vec())).map_err(|e| e.to_string())?;
+            }
+            let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let http = reqwest::Client::builder()
+                .use_preconfigured_tls(tls)
+                .timeout(DELIVERY_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?;
+            clients.push(Hooked {
+                client_id: c.id.clone(),
+                functional_addresses: c.functional_addresses.clone(),
+                webhook: webhook.clone(),
+                http,
+            });
+        }
+        Ok(Self { log, records, clients, notify: std::sync::Arc::default() })
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Whether any client has a webhook.
+    pub fn any(&self) -> bool {
+        !self.clients.is_empty()
+    }
+
+    fn append(&self, client_id: &str, kind: EventType, message_id: &str, status: &str) {
+        match self.log.append(client_id, kind, message_id, status, OffsetDateTime::now_utc()) {
+            Ok(_) => self.notify.notify_one(),
+            Err(e) => tracing::error!(client = client_id, message = message_id, error = %e, "webhook event not stored"),
+        }
+    }
+
+    /// Delivers due events until `shutdown` flips to true.
+    pub async fn run(self: std::sync::Arc<Self>, policy: RetryPolicy, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let due = self.log.due(OffsetDateTime::now_utc(), 64).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "webhook event scan failed");
+                Vec::new()
+            });
+            // One attempt per message at a time; messages in parallel.
+            let mut attempts = tokio::task::JoinSet::new();
+            for record in due {
+                let (me, policy) = (self.clone(), policy.clone());
+                attempts.spawn(async move { me.attempt(record, &policy).await });
+            }
+            while attempts.join_next().await.is_some() {}
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, record: EventRecord, policy: &RetryPolicy) {
+        let Some(client) = self.clients.iter().find(|c| c.client_id == record.client_id) else {
+            return; // no webhook (any more): kept pending for a later configuration or replay
+        };
+        let outcome = deliver(client, &record.event).await;
+        let now = OffsetDateTime::now_utc();
+        let stored = match outcome {
+            Ok(()) => self.log.delivered(record),
+            Err(reason) => {
+                tracing::info!(client = %client.client_id, event = %record.event.event_id, %reason, "webhook delivery failed");
+                self.log.failed(record, now, &reason, policy, crate::node::sender::jitter_sample())
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "webhook delivery outcome not stored");
+        }
+    }
+}
+
+async fn deliver(client: &Hooked, event: &Event) -> Result<(), String> {
+    let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+    let sig = signature(&client.webhook.secret, OffsetDateTime::now_utc().unix_timestamp(), &body);
+    let response = client
+        .http
+        .post(&client.webhook.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(SIGNATURE_HEADER, sig)
+        .header(EVENT_ID_HEADER, &event.event_id)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the webhook: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("webhook answered HTTP {}", response.status().as_u16()))
+    }
+}
+
+impl crate::node::store::StoreObserver for Webhooks {
+    fn outbox_changed(&self, entry: &crate::node::outbox::OutboxEntry) {
+        if entry.document_type() != crate::node::outbox::DocumentType::Message {
+            return;
+        }
+        let Ok(Some(sent)) = self.records.sent(entry.id()) else { return };
+        if self.clients.iter().any(|c| c.client_id == sent.client_id) {
+            self.append(&sent.client_id, EventType::Status, entry.id(), super::digg::outbound_status(entry));
+        }
+    }
+
+    fn inbox_received(&self, entry: &crate::node::outbox::InboxEntry) {
+        let status = super::digg::inbound_status(entry, None);
+        for c in self.clients.iter().filter(|c| c.functional_addresses.iter().any(|a| a == entry.functional_address())) {
+            self.append(&c.client_id, EventType::Received, entry.message_id(), status);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Endpoints: GET /v1/brygga/webhook-events, POST /v1/brygga/webhook-events/replay
+// ---------------------------------------------------------------------------
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::problem::{ApiProblem, Issue};
+use super::scope::Scope;
+use super::Api;
+
+const LIST_LIMIT_DEFAULT: usize = 100;
+const LIST_LIMIT_MAX: usize = 1000;
+
+fn bad(location: &str, detail: &str) -> ApiProblem {
+    ApiProblem::bad_request(vec![Issue::at(location, "Invalid parameter", detail)])
+}
+
+fn query_u64(name: &str, value: &str) -> Result<u64, ApiProblem> {
+    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(name, "must be a non-negative integer"));
+    }
+    value.parse().map_err(|_| bad(name, "must be a non-negative integer"))
+}
+
+fn list_query(query: Option<&str>) -> Result<(u64, usize), ApiProblem> {
+    let (mut since, mut limit) = (0u64, LIST_LIMIT_DEFAULT);
+    let url = reqwest::Url::parse(&format!("http://x/?{}", query.unwrap_or(""))).map_err(|_| bad("query", "unreadable query"))?;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "since" => since = query_u64("query:since", &v)?,
+            "limit" => {
+                let l = query_u64("query:limit", &v)?;
+                if !(1..=LIST_LIMIT_MAX as u64).contains(&l) {
+                    return Err(bad("query:limit", "must be 1 to 1000"));
+                }
+                limit = l as usize;
+            }
+            other => return Err(bad(&format!("query:{other}"), "unknown query parameter")),
+        }
+    }
+    Ok((since, limit))
+}
+
+fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn record_json(r: &EventRecord) -> serde_json::Value {
+    serde_json::json!({
+        "position": r.position,
+        "event": r.event,
+        "delivery": r.delivery,
+        "attempts": r.attempts,
+        "lastError": r.last_error,
+    })
+}
+
+/// `GET /v1/brygga/webhook-events?since=<position>&limit=<n>`: the
+/// caller's own events after `since`, oldest first.
+pub async fn list_events(State(api): State<Arc<Api>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let principal = match api.authorize(&headers, Scope::GetMessageByFilter, "listWebhookEvents").await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (since, limit) = match list_query(query.as_deref()) {
+        Ok(q) => q,
+        Err(p) => return p.respond(&headers),
+    };
+    let log = api.webhooks.log().clone();
+    let client = principal.client_id.clone();
+    match tokio::task::spawn_blocking(move || log.list(&client, since, limit)).await {
+        Ok(Ok(records)) => {
+            let items: Vec<_> = records.iter().map(record_json).collect();
+            json(StatusCode::OK, &serde_json::json!({ "events": items }))
+        }
+        _ => ApiProblem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the node could not complete the request").respond(&headers),
+    }
+}
+
+/// `POST /v1/brygga/webhook-events/replay` with `{"since": <position>}`:
+/// the caller's events after `since` are delivered again, in order.
+pub async fn replay_events(State(api): State<Arc<Api>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let principal = match api.authorize(&headers, Scope::GetMessageByFilter, "replayWebhookEvents").await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let since = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(o)) if o.keys().all(|k| k == "since") => match o.get("since") {
+            None => 0,
+            Some(v) => match v.as_u64() {
+                Some(n) => n,
+                None => return bad("/since", "must be a non-negative integer").respond(&headers),
+            },
+        },
+        _ => return bad("/", "must be a JSON object {\"since\": <position>}").respond(&headers),
+    };
+    let log = api.webhooks.log().clone();
+    let client = principal.client_id.clone();
+    match tokio::task::spawn_blocking(move || log.replay(&client, since)).await {
+        Ok(Ok(n)) => {
+            api.webhooks.notify.notify_one();
+            json(StatusCode::ACCEPTED, &serde_json::json!({ "requeued": n }))
+        }
+        _ => ApiProblem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the node could not complete the request").respond(&headers),
     }
 }
 
