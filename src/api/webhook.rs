@@ -481,6 +481,8 @@ use super::Api;
 
 const LIST_LIMIT_DEFAULT: usize = 100;
 const LIST_LIMIT_MAX: usize = 1000;
+/// Largest `since` (2^53 - 1, exact in every JSON reader).
+const SINCE_MAX: u64 = (1 << 53) - 1;
 
 fn bad(location: &str, detail: &str) -> ApiProblem {
     ApiProblem::bad_request(vec![Issue::at(location, "Invalid parameter", detail)])
@@ -490,7 +492,7 @@ fn query_u64(name: &str, value: &str) -> Result<u64, ApiProblem> {
     if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(name, "must be a non-negative integer"));
     }
-    value.parse().map_err(|_| bad(name, "must be a non-negative integer"))
+    value.parse().ok().filter(|n| *n <= SINCE_MAX).ok_or_else(|| bad(name, "must be an integer from 0 to 2^53-1"))
 }
 
 fn list_query(query: Option<&str>) -> Result<(u64, usize), ApiProblem> {
@@ -558,9 +560,9 @@ pub async fn replay_events(State(api): State<Arc<Api>>, headers: HeaderMap, body
     let since = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Object(o)) if o.keys().all(|k| k == "since") => match o.get("since") {
             None => 0,
-            Some(v) => match v.as_u64() {
+            Some(v) => match v.as_u64().filter(|n| *n <= SINCE_MAX) {
                 Some(n) => n,
-                None => return bad("/since", "must be a non-negative integer").respond(&headers),
+                None => return bad("/since", "must be an integer from 0 to 2^53-1").respond(&headers),
             },
         },
         _ => return bad("/", "must be a JSON object {\"since\": <position>}").respond(&headers),
