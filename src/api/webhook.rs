@@ -1,9 +1,9 @@
 //! Webhooks for API clients: the durable event log and the signature.
 //!
-//! STATUS (work in progress, see docs/api.md "Webhooks"): this module holds
-//! the event log and the signing; the delivery worker, the `webhook`
-//! client configuration, the replay endpoints and the hooks into the
-//! inbox/outbox state changes are not written yet.
+//! docs/api.md "Webhooks" describes them for client developers. Events
+//! are appended by [`Webhooks`] as the store's observer, right after an
+//! outbox or inbox change is committed and flushed (not in the same
+//! transaction), and delivered by [`Webhooks::run`] (started by `serve`).
 //!
 //! Events are kept in the node's store, tree `api/webhook-events`:
 //!
@@ -419,7 +419,13 @@ impl Webhooks {
             Ok(()) => self.log.delivered(record),
             Err(reason) => {
                 tracing::info!(client = %client.client_id, event = %record.event.event_id, %reason, "webhook delivery failed");
-                self.log.failed(record, now, &reason, policy, crate::node::sender::jitter_sample())
+                let stored = self.log.failed(record, now, &reason, policy, crate::node::sender::jitter_sample());
+                if let Ok(r) = &stored {
+                    if r.delivery == Delivery::Dead {
+                        tracing::warn!(client = %r.client_id, event = %r.event.event_id, position = r.position, "webhook event dead after its expiry; kept for replay");
+                    }
+                }
+                stored
             }
         };
         if let Err(e) = stored {
