@@ -105,11 +105,14 @@ async fn a_receiver_that_was_down_gets_every_event_in_order_signed_across_a_rest
     assert!(events(&client(&net, SOC), "soc-system").await.len() >= 2);
 
     // A restart of the sending node keeps what is pending.
+    let before = events(&api, "case-system").await;
     net.stop_node(BUP).await.unwrap();
     net.restart_node(BUP).await.unwrap();
     let api = client(&net, BUP);
     let pending = events(&api, "case-system").await;
     assert!(pending.iter().all(|e| e["delivery"] == "pending"), "{pending:#?}");
+    // Nothing was missing, so the startup reconciliation added nothing.
+    assert_eq!(pending.len(), before.len(), "{pending:#?}");
 
     // The receiver comes up: everything arrives, in order per message.
     let received: Received = Arc::default();
@@ -147,5 +150,47 @@ async fn a_receiver_that_was_down_gets_every_event_in_order_signed_across_a_rest
     assert!(bup.iter().any(|e| e["event"]["type"] == "message.status"));
     assert!(soc.iter().all(|e| e["event"]["type"] == "message.received"));
     let _ = ids;
+    net.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_lost_between_a_state_change_and_the_log_are_added_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let orgs = vec![DevOrg::new("Region Stockholm BUP", BUP, BUP_FA), DevOrg::new("Stockholms stad socialtjänst", SOC, SOC_FA)];
+    let mut net = DevNetwork::start_with(dir.path(), &orgs, |_, inits| {
+        for init in inits {
+            let (id, fa) = if init.org.org_id == BUP { ("case-system", BUP_FA) } else { ("soc-system", SOC_FA) };
+            std::fs::write(init.config_file.parent().unwrap().join("webhook.secret"), HOOK_SECRET).unwrap();
+            let clients = [Client { id, secret: SECRET, scopes: ALL_SCOPES, functional_addresses: &[fa] }];
+            let mut text = api_section(&clients, "");
+            text.push_str(&format!("webhook = {{ url = \"http://127.0.0.1:{port}/x\", secret_file = \"webhook.secret\" }}\n"));
+            append_config(&init.config_file, &text);
+        }
+    })
+    .await
+    .expect("network starts");
+    let api = client(&net, BUP);
+    let token = api.token("case-system", SECRET).await;
+    let a = api.post(&token, &message_body((BUP, BUP_FA), (SOC, SOC_FA), "Remiss"), &[]).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events(&api, "case-system").await.iter().any(|e| e["event"]["status"] == "ACCEPTED") {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // A crash that lost every event: the log is emptied while the node is down.
+    let data_dir = net.node(BUP).state.config.data_dir.clone();
+    net.stop_node(BUP).await.unwrap();
+    {
+        let db = sled::open(data_dir.join("store")).unwrap();
+        assert!(db.drop_tree("api/webhook-events").unwrap());
+        db.flush().unwrap();
+    }
+    net.restart_node(BUP).await.unwrap();
+    let after = events(&client(&net, BUP), "case-system").await;
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0]["event"]["status"], "ACCEPTED");
+    assert_eq!(after[0]["event"]["sequence"], 1);
     net.stop().await.unwrap();
 }

@@ -137,7 +137,13 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<EventRecord, StoreError> {
 }
 
 fn read_u64(v: Option<sled::IVec>) -> u64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes).unwrap_or(0)
+    v.and_then(|v| v.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())).map(u64::from_be_bytes).unwrap_or(0)
+}
+
+fn seq_key(client_id: &str, message_id: &str) -> Vec<u8> {
+    let mut k = client_prefix(b's', client_id);
+    k.extend_from_slice(message_id.as_bytes());
+    k
 }
 
 impl EventLog {
@@ -164,8 +170,7 @@ impl EventLog {
         let occurred = occurred_at
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| StoreError::Files(format!("time: {e}")))?;
-        let mut seq_key = client_prefix(b's', client_id);
-        seq_key.extend_from_slice(message_id.as_bytes());
+        let seq_key = seq_key(client_id, message_id);
         let pos_key = client_prefix(b'p', client_id);
         let event_id = uuid::Uuid::new_v4().to_string();
         let now = unix_ms(OffsetDateTime::now_utc());
@@ -191,7 +196,10 @@ impl EventLog {
             };
             let bytes = encode(&record).map_err(ConflictableTransactionError::Abort)?;
             tx.insert(pos_key.as_slice(), &position.to_be_bytes())?;
-            tx.insert(seq_key.as_slice(), &sequence.to_be_bytes())?;
+            // The message's last sequence, then the status of that event.
+            let mut seq_value = sequence.to_be_bytes().to_vec();
+            seq_value.extend_from_slice(status.as_bytes());
+            tx.insert(seq_key.as_slice(), seq_value.as_slice())?;
             tx.insert(event_key(client_id, position), bytes)?;
             Ok(record)
         });
@@ -202,6 +210,11 @@ impl EventLog {
         };
         self.tree.flush()?;
         Ok(record)
+    }
+
+    /// The status of the client's last event for `message_id`, if any.
+    pub fn last_status(&self, client_id: &str, message_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.tree.get(seq_key(client_id, message_id))?.map(|v| String::from_utf8_lossy(v.get(8..).unwrap_or_default()).into_owned()))
     }
 
     /// The client's events after `since` (a position), oldest first, at
@@ -382,6 +395,46 @@ impl Webhooks {
             Ok(_) => self.notify.notify_one(),
             Err(e) => tracing::error!(client = client_id, message = message_id, error = %e, "webhook event not stored"),
         }
+    }
+
+    /// Startup recovery of the gap between a state change and its event (a
+    /// crash in between): an outbound message of a hooked client whose
+    /// status differs from its last event's (none counts as SCHEDULED),
+    /// and a NEW inbound message of a hooked client's address without any
+    /// event, get their event now. Call before the workers start.
+    pub fn reconcile(&self, store: &crate::node::store::Store) -> Result<usize, StoreError> {
+        if self.clients.is_empty() {
+            return Ok(0);
+        }
+        let mut added = 0;
+        for item in self.records.all_sent() {
+            let (message_id, sent) = item?;
+            if !self.clients.iter().any(|c| c.client_id == sent.client_id) {
+                continue;
+            }
+            let Some(entry) = store.outbox_entry(&message_id)? else { continue };
+            let status = super::digg::outbound_status(&entry);
+            let last = self.log.last_status(&sent.client_id, &message_id)?;
+            if last.as_deref().unwrap_or("SCHEDULED") != status {
+                self.append(&sent.client_id, EventType::Status, &message_id, status);
+                added += 1;
+            }
+        }
+        for c in &self.clients {
+            for address in &c.functional_addresses {
+                let filter = crate::node::store::InboxFilter {
+                    state: Some(crate::node::outbox::InboxState::New),
+                    ..Default::default()
+                };
+                for entry in store.inbox(address, &filter)? {
+                    if self.log.last_status(&c.client_id, entry.message_id())?.is_none() {
+                        self.append(&c.client_id, EventType::Received, entry.message_id(), super::digg::inbound_status(&entry, None));
+                        added += 1;
+                    }
+                }
+            }
+        }
+        Ok(added)
     }
 
     /// Delivers due events until `shutdown` flips to true.
@@ -686,6 +739,8 @@ mod tests {
         assert_eq!(json["messageId"], "m1");
         assert_eq!(json["sequence"], 2);
         assert_eq!(log.list("c", 1, 10).unwrap().iter().map(|r| r.position).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(log.last_status("c", "m1").unwrap().as_deref(), Some("DELIVERED"));
+        assert_eq!(log.last_status("c", "m3").unwrap(), None);
     }
 
     #[test]

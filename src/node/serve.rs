@@ -69,6 +69,11 @@ pub async fn start(
     if recovered > 0 {
         tracing::info!(recovered, "attempts interrupted by a stop rescheduled");
     }
+    // Events a crash cut off between a state change and its event.
+    let reconciled = message_api.webhooks.reconcile(&state.store).map_err(NodeError::Store)?;
+    if reconciled > 0 {
+        tracing::info!(reconciled, "webhook events missing after a stop added");
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let run_state = state.clone();
