@@ -11,7 +11,10 @@
 //!   counts the client's events (1, 2, …); it is what `since=` of the
 //!   replay endpoints means.
 //! - `p ‖ client`: the client's last position.
-//! - `s ‖ client ‖ 0 ‖ messageId`: the message's last `sequence`.
+//! - `s ‖ client ‖ 0 ‖ messageId`: the message's last `sequence` (u64 BE)
+//!   and the status of that event.
+//! - `q ‖ client ‖ 0 ‖ position`: empty; the index of pending events, so
+//!   finding due events does not read delivered ones.
 //!
 //! An event is written (flushed) before anyone is told about it and stays
 //! until it is delivered (a 2xx answer), and after that too, for replay.
@@ -121,6 +124,12 @@ fn event_key(client_id: &str, position: u64) -> Vec<u8> {
     k
 }
 
+fn pending_key(client_id: &str, position: u64) -> Vec<u8> {
+    let mut k = client_prefix(b'q', client_id);
+    k.extend_from_slice(&position.to_be_bytes());
+    k
+}
+
 fn encode(record: &EventRecord) -> Result<Vec<u8>, StoreError> {
     let mut bytes = vec![RECORD_V1];
     serde_json::to_writer(&mut bytes, record).map_err(StoreError::Encode)?;
@@ -201,6 +210,7 @@ impl EventLog {
             seq_value.extend_from_slice(status.as_bytes());
             tx.insert(seq_key.as_slice(), seq_value.as_slice())?;
             tx.insert(event_key(client_id, position), bytes)?;
+            tx.insert(pending_key(client_id, position), &[][..])?;
             Ok(record)
         });
         let record = match result {
@@ -240,9 +250,13 @@ impl EventLog {
         let now = unix_ms(now);
         let mut blocked = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix([b'e']) {
-            let (k, v) = item?;
-            let r = decode(&k, &v)?;
+        for item in self.tree.scan_prefix([b'q']) {
+            let (k, _) = item?;
+            // q ‖ client ‖ 0 ‖ position: the event's key is the same with e.
+            let mut key = k.to_vec();
+            key[0] = b'e';
+            let Some(v) = self.tree.get(&key)? else { continue };
+            let r = decode(&key, &v)?;
             if r.delivery != Delivery::Pending {
                 continue;
             }
@@ -259,8 +273,28 @@ impl EventLog {
         Ok(out)
     }
 
+    /// Writes a record and its pending-index key together (not flushed).
+    fn write(&self, record: &EventRecord) -> Result<(), StoreError> {
+        let bytes = encode(record)?;
+        let (key, index) = (event_key(&record.client_id, record.position), pending_key(&record.client_id, record.position));
+        let result = self.tree.transaction(|tx| {
+            tx.insert(key.as_slice(), bytes.as_slice())?;
+            if record.delivery == Delivery::Pending {
+                tx.insert(index.as_slice(), &[][..])?;
+            } else {
+                tx.remove(index.as_slice())?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
     fn put(&self, record: &EventRecord) -> Result<(), StoreError> {
-        self.tree.insert(event_key(&record.client_id, record.position), encode(record)?)?;
+        self.write(record)?;
         self.tree.flush()?;
         Ok(())
     }
@@ -314,7 +348,7 @@ impl EventLog {
                 r.queued_at = now;
                 r.next_attempt_at = now;
                 r.last_error = None;
-                self.tree.insert(event_key(&r.client_id, r.position), encode(&r)?)?;
+                self.write(&r)?;
                 n += 1;
             }
         }
@@ -765,7 +799,9 @@ mod tests {
         let dead = log.failed(second, now + time::Duration::hours(2), "down", &policy(), 0.0).unwrap();
         assert_eq!(dead.delivery, Delivery::Dead);
         assert_eq!(log.list("c", 1, 1).unwrap()[0].delivery, Delivery::Dead);
+        assert_eq!(log.tree.scan_prefix([b'q']).count(), 1, "only m2's event is still pending");
         assert_eq!(log.replay("c", 0).unwrap(), 3);
+        assert_eq!(log.tree.scan_prefix([b'q']).count(), 3);
         assert!(log.list("c", 0, 10).unwrap().iter().all(|r| r.delivery == Delivery::Pending));
     }
 }
