@@ -1,7 +1,8 @@
 //! Webhooks on live dev nodes: a receiver that is down (not listening)
 //! while events happen, and a restart of the sending node in between,
-//! still gets every event afterwards, per message in order, each with a
-//! valid `X-Brygga-Signature`.
+//! and then answers 503 for a while, still gets every event afterwards,
+//! per message in order, each with a valid `X-Brygga-Signature`; and
+//! events lost to a crash are added at the next start.
 
 mod support;
 #[path = "support/api_client.rs"]
@@ -24,27 +25,34 @@ const SOC_FA: &str = "soc.mottagning";
 const SECRET: &str = "correct horse battery staple";
 const HOOK_SECRET: &str = "webhook-signing-secret-0123456789abcdef";
 
-/// What the receiver got: (client path, event JSON), in arrival order.
-type Received = Arc<Mutex<Vec<(String, Value)>>>;
+/// What the receiver got: (client path, event JSON, signature valid), in
+/// arrival order.
+type Received = Arc<Mutex<Vec<(String, Value, bool)>>>;
 
 fn client(net: &DevNetwork, org: &str) -> ApiClient {
     let node = net.node(org);
     ApiClient::new(node.bound.api.port(), &node.state.config.trust.tls_ca)
 }
 
-async fn receiver(listener: tokio::net::TcpListener, received: Received) {
+/// A receiver that answers 503 to its first `unavailable` requests, then
+/// takes every event.
+async fn receiver(listener: tokio::net::TcpListener, received: Received, unavailable: usize) {
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let handler = |path: &'static str| {
-        let received = received.clone();
+        let (received, refused) = (received.clone(), refused.clone());
         move |headers: HeaderMap, body: axum::body::Bytes| {
-            let received = received.clone();
+            let (received, refused) = (received.clone(), refused.clone());
             async move {
+                if refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < unavailable {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
                 let sig = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                assert!(verify(HOOK_SECRET.as_bytes(), sig, &body, now), "bad signature {sig:?}");
-                let event: Value = serde_json::from_slice(&body).unwrap();
+                let mut valid = verify(HOOK_SECRET.as_bytes(), sig, &body, now) && !verify(b"another key of 32 characters....", sig, &body, now);
+                let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 let id = headers.get(EVENT_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-                assert_eq!(event["eventId"], id);
-                received.lock().unwrap().push((path.to_owned(), event));
+                valid &= event["eventId"] == id;
+                received.lock().unwrap().push((path.to_owned(), event, valid));
                 StatusCode::NO_CONTENT
             }
         }
@@ -114,10 +122,11 @@ async fn a_receiver_that_was_down_gets_every_event_in_order_signed_across_a_rest
     // Nothing was missing, so the startup reconciliation added nothing.
     assert_eq!(pending.len(), before.len(), "{pending:#?}");
 
-    // The receiver comes up: everything arrives, in order per message.
+    // The receiver comes up, answers 503 for a while, then takes
+    // everything: all of it arrives, in order per message.
     let received: Received = Arc::default();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(receiver(listener, received.clone()));
+    tokio::spawn(receiver(listener, received.clone(), 4));
     let soc_api = client(&net, SOC);
     let deadline = Instant::now() + Duration::from_secs(60);
     let (bup, soc) = loop {
@@ -130,6 +139,8 @@ async fn a_receiver_that_was_down_gets_every_event_in_order_signed_across_a_rest
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     let got = received.lock().unwrap().clone();
+    assert!(got.iter().all(|(_, _, valid)| *valid), "a signature did not verify: {got:#?}");
+    let got: Vec<(String, Value)> = got.into_iter().map(|(p, e, _)| (p, e)).collect();
     for (path, logged) in [("bup", &bup), ("soc", &soc)] {
         // Every event at least once.
         for e in logged {
