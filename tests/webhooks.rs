@@ -205,3 +205,36 @@ async fn events_lost_between_a_state_change_and_the_log_are_added_at_startup() {
     assert_eq!(after[0]["event"]["sequence"], 1);
     net.stop().await.unwrap();
 }
+
+#[test]
+fn webhook_configuration_errors_name_the_key() {
+    use brygga::config::NodeConfig;
+    use brygga::node::devnet::init_org;
+    let dir = tempfile::tempdir().unwrap();
+    let init = init_org(dir.path(), &dir.path().join("ca"), &DevOrg::new("Region Stockholm BUP", BUP, BUP_FA)).unwrap();
+    let original = std::fs::read_to_string(&init.config_file).unwrap();
+    let folder = init.config_file.parent().unwrap();
+    std::fs::write(folder.join("long.secret"), HOOK_SECRET).unwrap();
+    std::fs::write(folder.join("short.secret"), "too short\n").unwrap();
+    let with = |webhook: &str| {
+        let clients = [Client { id: "c", secret: SECRET, scopes: ALL_SCOPES, functional_addresses: &[BUP_FA] }];
+        format!("{original}{}webhook = {webhook}\n", api_section(&clients, ""))
+    };
+    let cases = [
+        (r#"{ url = "http://hooks.example.se/x", secret_file = "long.secret" }"#, "api.clients[0].webhook.url"),
+        (r#"{ url = "https://hooks.example.se/x", secret_file = "long.secret" }"#, "api.clients[0].webhook.ca_file"),
+        (r#"{ url = "http://127.0.0.1:9/x", secret_file = "short.secret" }"#, "api.clients[0].webhook.secret_file"),
+        (r#"{ url = "http://127.0.0.1:9/x", secret_file = "missing.secret" }"#, "api.clients[0].webhook.secret_file"),
+        (r#"{ url = "http://127.0.0.1:9/x" }"#, "api.clients[0].webhook"),
+    ];
+    for (webhook, key) in cases {
+        std::fs::write(&init.config_file, with(webhook)).unwrap();
+        let e = NodeConfig::load(&init.config_file).expect_err(key);
+        assert!(e.key.starts_with(key), "{key}: {e}");
+    }
+    std::fs::write(&init.config_file, with(r#"{ url = "http://[::1]:9/x", secret_file = "long.secret" }"#)).unwrap();
+    let config = NodeConfig::load(&init.config_file).expect("valid webhook");
+    let hook = config.api.clients[0].webhook.as_ref().unwrap();
+    assert_eq!(hook.secret, HOOK_SECRET.as_bytes());
+    assert!(!format!("{hook:?}").contains(HOOK_SECRET));
+}

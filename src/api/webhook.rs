@@ -246,7 +246,9 @@ impl EventLog {
     /// Events due for delivery now, oldest first: for each (client,
     /// message) only the first pending event, and only if its time has
     /// come. Dead and delivered events hold nothing back.
-    pub fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+    /// Events of clients for which `deliverable` is false (no webhook any
+    /// more) are skipped and stay pending.
+    pub fn due(&self, now: OffsetDateTime, limit: usize, deliverable: impl Fn(&str) -> bool) -> Result<Vec<EventRecord>, StoreError> {
         let now = unix_ms(now);
         let mut blocked = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -257,7 +259,7 @@ impl EventLog {
             key[0] = b'e';
             let Some(v) = self.tree.get(&key)? else { continue };
             let r = decode(&key, &v)?;
-            if r.delivery != Delivery::Pending {
+            if r.delivery != Delivery::Pending || !deliverable(&r.client_id) {
                 continue;
             }
             if !blocked.insert((r.client_id.clone(), r.event.message_id.clone())) {
@@ -477,7 +479,8 @@ impl Webhooks {
             if *shutdown.borrow() {
                 break;
             }
-            let due = self.log.due(OffsetDateTime::now_utc(), 64).unwrap_or_else(|e| {
+            let hooked = |id: &str| self.clients.iter().any(|c| c.client_id == id);
+            let due = self.log.due(OffsetDateTime::now_utc(), 64, hooked).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "webhook event scan failed");
                 Vec::new()
             });
@@ -784,16 +787,17 @@ mod tests {
         log.append("c", EventType::Status, "m1", "SENT", now).unwrap();
         log.append("c", EventType::Status, "m1", "DELIVERED", now).unwrap();
         log.append("c", EventType::Received, "m2", "RECEIVED", now).unwrap();
-        let due = log.due(now + time::Duration::seconds(1), 10).unwrap();
+        let due = log.due(now + time::Duration::seconds(1), 10, |_| true).unwrap();
+        assert!(log.due(now + time::Duration::seconds(1), 10, |c| c != "c").unwrap().is_empty());
         assert_eq!(due.iter().map(|r| r.position).collect::<Vec<_>>(), vec![1, 3]);
         // m1's first fails: neither it nor its second event is due until the backoff passed.
         let first = log.failed(due[0].clone(), now, "503", &policy(), 0.0).unwrap();
         assert_eq!(first.delivery, Delivery::Pending);
-        assert!(log.due(now + time::Duration::milliseconds(500), 10).unwrap().iter().all(|r| r.event.message_id != "m1"));
-        let later = log.due(now + time::Duration::seconds(2), 10).unwrap();
+        assert!(log.due(now + time::Duration::milliseconds(500), 10, |_| true).unwrap().iter().all(|r| r.event.message_id != "m1"));
+        let later = log.due(now + time::Duration::seconds(2), 10, |_| true).unwrap();
         assert_eq!(later[0].position, 1);
         log.delivered(later[0].clone()).unwrap();
-        assert_eq!(log.due(now + time::Duration::seconds(2), 10).unwrap()[0].position, 2);
+        assert_eq!(log.due(now + time::Duration::seconds(2), 10, |_| true).unwrap()[0].position, 2);
         // Past the expiry it is dead, kept, and replay brings it back.
         let second = log.list("c", 1, 1).unwrap().remove(0);
         let dead = log.failed(second, now + time::Duration::hours(2), "down", &policy(), 0.0).unwrap();
