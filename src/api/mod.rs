@@ -26,6 +26,7 @@ pub mod records;
 pub mod scope;
 pub mod secret;
 pub mod token;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ pub struct Api {
     pub auth: Auth,
     pub idempotency: Idempotency,
     pub records: Records,
+    pub webhooks: Arc<webhook::Webhooks>,
 }
 
 impl std::fmt::Debug for Api {
@@ -65,7 +67,12 @@ impl Api {
         let auth = Auth::new(&config.api, config.organisation.id.as_str(), &config.data_dir).map_err(NodeError::Other)?;
         let idempotency = Idempotency::new(node.store.api_tree("idempotency")?, config.api.idempotency_hours);
         let records = Records::open(&node.store)?;
-        Ok(Arc::new(Api { node: node.clone(), auth, idempotency, records }))
+        let log = webhook::EventLog::open(&node.store)?;
+        let webhooks = Arc::new(webhook::Webhooks::new(log, records.clone(), &config.api).map_err(NodeError::Other)?);
+        if webhooks.any() {
+            node.store.set_observer(webhooks.clone());
+        }
+        Ok(Arc::new(Api { node: node.clone(), auth, idempotency, records, webhooks }))
     }
 
     /// Writes a refusal to the audit log. Identifiers that the log would
@@ -159,6 +166,8 @@ pub fn router(node: Shared, api: Arc<Api>) -> Router {
         .route("/v1/sdk/messages", post(digg::create).get(digg::list))
         .route("/v1/sdk/messages/{messageId}", get(digg::get_by_id).delete(digg::delete))
         .layer(DefaultBodyLimit::max(max_json))
+        .route("/v1/brygga/webhook-events", get(webhook::list_events))
+        .route("/v1/brygga/webhook-events/replay", post(webhook::replay_events))
         .route("/oauth2/token", post(token::token))
         .route("/v1/openapi.yaml", get(openapi::document))
         .with_state(api);

@@ -69,6 +69,23 @@ pub struct ApiClientFile {
     pub scopes: Vec<String>,
     /// Functional addresses of this node the client sends and reads for.
     pub functional_addresses: Vec<String>,
+    /// Where the node posts the client's webhook events.
+    #[serde(default)]
+    pub webhook: Option<WebhookFile>,
+}
+
+/// `webhook = { url = "https://…", secret_file = "…" }` of a client.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFile {
+    /// https, or http to a loopback address (tests, development).
+    pub url: String,
+    /// File holding the signing secret (the HMAC key, at least 32
+    /// characters after trimming), shared with the receiver.
+    pub secret_file: PathBuf,
+    /// PEM CA bundle for the URL's TLS; required for https.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[api.external_issuer]`
@@ -136,6 +153,39 @@ pub struct ApiClient {
     pub secret_hash: SecretHash,
     pub scopes: Vec<Scope>,
     pub functional_addresses: Vec<String>,
+    pub webhook: Option<Webhook>,
+}
+
+/// A client's webhook, loaded.
+#[derive(Clone)]
+pub struct Webhook {
+    pub url: String,
+    /// The HMAC-SHA256 key.
+    pub secret: Vec<u8>,
+    pub ca: Vec<Certificate>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// Shortest webhook secret accepted, bytes.
+pub const WEBHOOK_SECRET_MIN_BYTES: usize = 32;
+
+/// `url` is https, or http to a loopback address.
+fn https_or_loopback(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let loopback = parsed.host_str().is_some_and(|h| {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    });
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        _ => Err("must be https (http only to a loopback address)".into()),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +266,10 @@ impl Loader<'_> {
                 secret_hash,
                 scopes,
                 functional_addresses: c.functional_addresses.clone(),
+                webhook: match &c.webhook {
+                    None => None,
+                    Some(w) => Some(self.load_webhook(&format!("{key}.webhook"), w)?),
+                },
             });
         }
         let external_issuer = match &raw.external_issuer {
@@ -229,6 +283,26 @@ impl Loader<'_> {
             clients,
             external_issuer,
         })
+    }
+
+    fn load_webhook(&self, k: &str, w: &WebhookFile) -> Result<Webhook, ConfigError> {
+        let url = https_or_loopback(&w.url).map_err(|r| self.invalid(&format!("{k}.url"), r))?;
+        let path = self.resolve(&w.secret_file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| self.error(&format!("{k}.secret_file"), Problem::BadFile { path: path.clone(), reason: e.to_string() }))?;
+        let secret = text.trim().as_bytes().to_vec();
+        if secret.len() < WEBHOOK_SECRET_MIN_BYTES {
+            return Err(self.error(
+                &format!("{k}.secret_file"),
+                Problem::BadFile { path, reason: format!("the secret must be at least {WEBHOOK_SECRET_MIN_BYTES} characters") },
+            ));
+        }
+        let ca = match &w.ca_file {
+            Some(p) => self.certificates(&format!("{k}.ca_file"), &self.resolve(p))?,
+            None if url.scheme() == "https" => return Err(self.error(&format!("{k}.ca_file"), Problem::MissingKey)),
+            None => Vec::new(),
+        };
+        Ok(Webhook { url: w.url.clone(), secret, ca })
     }
 
     fn load_api_tls(&self, t: &ApiTlsFile) -> Result<ApiTls, ConfigError> {

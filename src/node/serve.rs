@@ -69,11 +69,17 @@ pub async fn start(
     if recovered > 0 {
         tracing::info!(recovered, "attempts interrupted by a stop rescheduled");
     }
+    // Events a crash cut off between a state change and its event.
+    let reconciled = message_api.webhooks.reconcile(&state.store).map_err(NodeError::Store)?;
+    if reconciled > 0 {
+        tracing::info!(reconciled, "webhook events missing after a stop added");
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let run_state = state.clone();
     let run = async move {
         let worker = tokio::spawn(sender::run(run_state.clone(), stop_rx.clone()));
+        let hooks = tokio::spawn(message_api.webhooks.clone().run(run_state.retry.clone(), stop_rx.clone()));
         let as4 = {
             let mut stop = stop_rx.clone();
             tokio::spawn(serve_tls(as4_listener, tls, as4_router(run_state.clone()), limits, async move {
@@ -94,6 +100,7 @@ pub async fn start(
         shutdown.await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        let _ = hooks.await;
         let _ = as4.await;
         let _ = api.await;
         tracing::info!("node stopped");

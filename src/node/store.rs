@@ -282,6 +282,18 @@ pub struct Store {
     /// Held by every write of an outbox entry, so that an entry and its
     /// index keys change together as far as other writers can see.
     outbox_lock: Arc<Mutex<()>>,
+    /// Told about state changes after they are stored (webhooks).
+    observer: Arc<std::sync::OnceLock<Arc<dyn StoreObserver>>>,
+}
+
+/// Told about outbox and inbox state changes right after they are
+/// committed and flushed (not in the same transaction: a crash between the
+/// two loses the notification).
+pub trait StoreObserver: Send + Sync {
+    /// An outbox entry was stored in a new state.
+    fn outbox_changed(&self, entry: &OutboxEntry);
+    /// A message was received into an inbox.
+    fn inbox_received(&self, entry: &InboxEntry);
 }
 
 /// Group commit for [`Store::flush`]: one flush runs at a time, and a
@@ -366,6 +378,7 @@ impl Store {
             counters: Arc::new(Counters::default()),
             flushes: Arc::new(FlushGroup::default()),
             outbox_lock: Arc::new(Mutex::new(())),
+            observer: Arc::default(),
             db,
         };
         store.recount()?;
@@ -637,6 +650,9 @@ impl Store {
             self.flush()?;
         }
         self.counters.outbox_moved(Some(from), next.state());
+        if from != next.state() {
+            self.notify_outbox(&next);
+        }
         *entry = next;
         Ok(())
     }
@@ -654,7 +670,25 @@ impl Store {
         drop(outbox_lock);
         self.flush()?;
         self.counters.outbox_moved(Some(from), entry.state());
+        self.notify_outbox(&entry);
         Ok(entry)
+    }
+
+    /// Sets the observer of state changes (once; later calls are ignored).
+    pub fn set_observer(&self, observer: Arc<dyn StoreObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn notify_outbox(&self, entry: &OutboxEntry) {
+        if let Some(o) = self.observer.get() {
+            o.outbox_changed(entry);
+        }
+    }
+
+    fn notify_inbox(&self, entry: &InboxEntry) {
+        if let Some(o) = self.observer.get() {
+            o.inbox_received(entry);
+        }
     }
 
     /// As [`Store::correlate_receipt`], for a receipt that arrived as an AS4
@@ -689,6 +723,7 @@ impl Store {
         self.flush()?;
         if let (Some(from), ReceiptOutcome::Correlated(entry)) = &outcome {
             self.counters.outbox_moved(Some(*from), entry.state());
+            self.notify_outbox(entry);
         }
         Ok(outcome.1)
     }
@@ -772,6 +807,7 @@ impl Store {
         self.flush()?;
         if outcome == ReceiveOutcome::Inserted {
             self.counters.inbox_moved(None, InboxState::New);
+            self.notify_inbox(&entry);
         }
         Ok(outcome)
     }
@@ -910,6 +946,7 @@ impl Store {
         if outcome == ReceiveOutcome::Inserted {
             self.counters.inbox_moved(None, entry.state());
             self.counters.outbox_moved(None, receipt.state());
+            self.notify_inbox(&entry);
         }
         Ok(outcome)
     }
