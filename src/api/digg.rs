@@ -208,13 +208,13 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-fn internal(headers: &HeaderMap, e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(headers: &HeaderMap, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "message API failure");
     ApiProblem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the node could not complete the request").respond(headers)
 }
 
 /// Runs blocking work (store, XML, audit fsync) off the async threads.
-async fn blocking(headers: &HeaderMap, f: impl FnOnce() -> Response + Send + 'static) -> Response {
+pub(super) async fn blocking(headers: &HeaderMap, f: impl FnOnce() -> Response + Send + 'static) -> Response {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r,
         Err(e) => internal(headers, e),
@@ -262,7 +262,7 @@ impl Found {
     }
 }
 
-fn receipt_of(api: &Api, entry: &InboxEntry) -> Result<Option<OutboxEntry>, StoreError> {
+pub(super) fn receipt_of(api: &Api, entry: &InboxEntry) -> Result<Option<OutboxEntry>, StoreError> {
     match entry.receipt_id() {
         Some(id) => api.node.store.outbox_entry(id),
         None => Ok(None),
@@ -517,19 +517,12 @@ pub async fn create(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes
         Ok(p) => p,
         Err(r) => return r,
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if !(essence == "application/json" || essence.ends_with("+json")) {
-        return ApiProblem::bad_request(vec![Issue::at("header:Content-Type", "Unsupported media type", "the body must be application/json")])
-            .respond(&headers);
+    if let Err(r) = require_json(&headers) {
+        return r;
     }
-    let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(k)) if idempotency::check_key(k).is_ok() => Some(k.to_owned()),
-        Some(_) => {
-            return ApiProblem::bad_request(vec![Issue::at("header:Idempotency-Key", "Invalid value", "must be 1 to 255 printable ASCII characters")])
-                .respond(&headers)
-        }
+    let idempotency_key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(r) => return r,
     };
     let h = headers.clone();
     blocking(&headers, move || create_blocking(&api, &h, &principal, &body, idempotency_key)).await
@@ -540,11 +533,29 @@ fn create_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, body: 
         Ok(v) => v,
         Err(e) => return ApiProblem::bad_request(vec![Issue::at("", "Not JSON", format!("the body is not JSON: {e}"))]).respond(headers),
     };
+    idempotent(api, headers, principal, &value, key, |message_id, resuming, now| {
+        create_message(api, headers, principal, &value, message_id, resuming, now)
+    })
+}
+
+/// Runs `create` (given the message id to use, whether an earlier request
+/// with the same `Idempotency-Key` got as far as choosing it, and the
+/// time) at most once per key and body: a repeated request gets the first
+/// answer again, another body under the same key 422, a concurrent one 409.
+/// Runs on a blocking thread.
+pub(super) fn idempotent(
+    api: &Api,
+    headers: &HeaderMap,
+    principal: &Principal,
+    body: &Value,
+    key: Option<String>,
+    create: impl FnOnce(&str, bool, OffsetDateTime) -> Result<StoredAnswer, Response>,
+) -> Response {
     let now = OffsetDateTime::now_utc();
     let fresh_id = uuid::Uuid::new_v4().to_string();
     // Idempotency first: a replay must not depend on anything that changed
     // since (and a resumed request must reuse its message id).
-    let hash = idempotency::body_hash(&value);
+    let hash = idempotency::body_hash(body);
     let (message_id, resuming) = match &key {
         None => (fresh_id, false),
         Some(k) => match api.idempotency.begin(&principal.client_id, k, &hash, &fresh_id, now) {
@@ -566,7 +577,7 @@ fn create_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, body: 
             }
         },
     };
-    let outcome = create_message(api, headers, principal, &value, &message_id, resuming, now);
+    let outcome = create(&message_id, resuming, now);
     if let Some(k) = &key {
         match &outcome {
             Ok(answer) => {
@@ -580,6 +591,30 @@ fn create_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, body: 
     match outcome {
         Ok(answer) => replay(answer),
         Err(response) => response,
+    }
+}
+
+/// The `Idempotency-Key` header of a create request, checked.
+#[allow(clippy::result_large_err)]
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Ok(k)) if idempotency::check_key(k).is_ok() => Ok(Some(k.to_owned())),
+        Some(_) => Err(ApiProblem::bad_request(vec![Issue::at("header:Idempotency-Key", "Invalid value", "must be 1 to 255 printable ASCII characters")])
+            .respond(headers)),
+    }
+}
+
+/// Refuses a body that is not JSON by its `Content-Type`.
+#[allow(clippy::result_large_err)]
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Response> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiProblem::bad_request(vec![Issue::at("header:Content-Type", "Unsupported media type", "the body must be application/json")])
+            .respond(headers))
     }
 }
 
@@ -614,7 +649,41 @@ fn create_message(
     };
     let bad = |issues: Vec<Issue>| ApiProblem::bad_request(issues).respond(headers);
     let request = json::read_create(value, message_id, now, default_sender, Some(&config.organisation.name)).map_err(bad)?;
-    let mut message = request.message;
+    let resource_id = request.resource_id.clone();
+    let sent = send_message(api, headers, principal, request.message, resource_id.clone(), resuming, now, None)?;
+    let location = format!("{BASE}/{}", sent.message_id);
+    let Value::Object(attributes) = sent.header else { return Err(internal(headers, "header is not an object")) };
+    let resource_id = resource_id.unwrap_or_else(|| sent.message_id.clone());
+    let data = item(&resource_id, attributes, outbound_status(&sent.entry), outbound_events(&sent.entry));
+    Ok(StoredAnswer { status: 201, location: Some(location.clone()), body: single(&location, data).to_string() })
+}
+
+/// A message [`send_message`] put in the outbox.
+pub(super) struct Sent {
+    pub message_id: String,
+    pub entry: OutboxEntry,
+    /// The message's attributes as JSON (DIGG's shape, no status).
+    pub header: Value,
+}
+
+/// Sends `message` for `principal`: the sender must be this organisation
+/// and one of the client's functional addresses; the message is recorded
+/// for the API (so it can be listed and read back) and submitted to the
+/// outbox. Shared by every create endpoint. Runs on a blocking thread.
+// A refusal is a finished response, built once per request.
+#[allow(clippy::result_large_err, clippy::too_many_arguments)]
+pub(super) fn send_message(
+    api: &Api,
+    headers: &HeaderMap,
+    principal: &Principal,
+    mut message: SdkMessage,
+    resource_id: Option<String>,
+    resuming: bool,
+    now: OffsetDateTime,
+    audit_detail: Option<&str>,
+) -> Result<Sent, Response> {
+    let config = &api.node.config;
+    let bad = |issues: Vec<Issue>| ApiProblem::bad_request(issues).respond(headers);
     let header = &message.header;
     if header.sender_org_id() != config.organisation.id {
         return Err(bad(vec![Issue::at(
@@ -648,10 +717,9 @@ fn create_message(
         return Err(bad(vec![Issue::at("/data/attributes/messageId", "BV duplicate", "a message with this messageId was created before")]));
     }
     let header_value = json::header_json(&message.header);
-    let resource_id = request.resource_id.clone().unwrap_or_else(|| message_id.clone());
     let record = SentRecord {
         client_id: principal.client_id.clone(),
-        resource_id: request.resource_id.clone(),
+        resource_id,
         sender_functional_address: sender_address,
         recipient_functional_address: message.header.recipient_functional_address().to_owned(),
         created_at: now.unix_timestamp(),
@@ -661,7 +729,7 @@ fn create_message(
     // The record first: no message in the outbox without it.
     api.records.put_sent(&message_id, &record, &xml).map_err(|e| internal(headers, e))?;
     let runtime = tokio::runtime::Handle::current();
-    let submitted = runtime.block_on(api.node.submit(&principal.client_id, xml));
+    let submitted = runtime.block_on(api.node.submit_described(&principal.client_id, xml, audit_detail));
     let entry = match submitted {
         Ok(entry) => entry,
         Err(SubmitError::AlreadySubmitted(entry)) if resuming => *entry,
@@ -670,10 +738,7 @@ fn create_message(
             return Err(submit_error(headers, e));
         }
     };
-    let location = format!("{BASE}/{message_id}");
-    let Value::Object(attributes) = header_value else { return Err(internal(headers, "header is not an object")) };
-    let data = item(&resource_id, attributes, outbound_status(&entry), outbound_events(&entry));
-    Ok(StoredAnswer { status: 201, location: Some(location.clone()), body: single(&location, data).to_string() })
+    Ok(Sent { message_id, entry, header: header_value })
 }
 
 fn submit_error(headers: &HeaderMap, e: SubmitError) -> Response {

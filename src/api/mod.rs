@@ -21,6 +21,7 @@ pub mod digg;
 pub mod idempotency;
 pub mod json;
 pub mod openapi;
+pub mod pilot;
 pub mod problem;
 pub mod records;
 pub mod scope;
@@ -166,6 +167,10 @@ pub fn router(node: Shared, api: Arc<Api>) -> Router {
         .route("/v1/sdk/messages", post(digg::create).get(digg::list))
         .route("/v1/sdk/messages/{messageId}", get(digg::get_by_id).delete(digg::delete))
         .layer(DefaultBodyLimit::max(max_json))
+        .route("/v1/brygga/pilot/documents", get(pilot::list))
+        .route("/v1/brygga/pilot/documents/{messageId}", get(pilot::get_document))
+        .route("/v1/brygga/pilot/conversations/{conversationId}", get(pilot::thread))
+        .route("/v1/brygga/pilot/{kind}", post(pilot::submit))
         .route("/v1/brygga/webhook-events", get(webhook::list_events))
         .route("/v1/brygga/webhook-events/replay", post(webhook::replay_events))
         .route("/oauth2/token", post(token::token))

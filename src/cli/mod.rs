@@ -50,8 +50,8 @@ enum Command {
     Validate(envelope::ValidateArgs),
     /// Measure seal/open throughput, C14N speed and memory.
     Bench(bench::BenchArgs),
-    /// Run the pilots' messages through the secure envelope, with fresh keys.
-    Demo,
+X
+    Demo(demo::DemoArgs),
     /// Check the audit log's hash chain, or export one person's entries.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -175,7 +175,7 @@ pub fn run() -> i32 {
         Command::Xhe(XheCommand::Open(args)) => envelope::open(args),
         Command::Validate(args) => envelope::validate(args),
         Command::Bench(args) => bench::run(args),
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run(args),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Init(args) => init::run(args),
         Command::Smp(args) => smp::run(args),

@@ -13,6 +13,9 @@ use tokio::task::JoinHandle;
 use super::runtime::{NodeError, Shared};
 use super::serve::{self, Bound};
 use crate::config::dev_node::{self, DevNodeOptions};
+use crate::api::scope::Scope;
+use crate::api::secret::SecretHash;
+use crate::config::api::ApiClient;
 use crate::config::{FunctionalAddress, NodeConfig};
 use crate::directory::server::ServeError;
 use crate::directory::{self, CertPub, DocumentTypeId, Endpoint, ParticipantId, Participant, ProcessId};
@@ -80,14 +83,42 @@ fn other(e: impl std::fmt::Display) -> NodeError {
     NodeError::Other(e.to_string())
 }
 
+/// The OAuth2 client id of the case system every development node knows:
+/// all scopes, every functional address of the node. Its secret is in
+/// [`DEV_CLIENT_SECRET_FILE`] beside the node's configuration file.
+pub const DEV_CLIENT_ID: &str = "case-system";
+/// See [`DEV_CLIENT_ID`].
+pub const DEV_CLIENT_SECRET_FILE: &str = "case-system.secret";
+
 /// Loads a node's configuration with loopback listeners on free ports and
-/// the network's SMP.
+/// the network's SMP, and the development case-system client when its
+/// secret file is there (and the configuration has no client of that id).
 pub fn load_config(config_file: &Path, smp: SocketAddr) -> Result<NodeConfig, NodeError> {
     let mut config = NodeConfig::load(config_file).map_err(other)?;
     config.listen.as4 = SocketAddr::from(([127, 0, 0, 1], 0));
     config.listen.api = SocketAddr::from(([127, 0, 0, 1], 0));
     config.smp.base_url = format!("http://{smp}/");
+    let secret_file = config_file.with_file_name(DEV_CLIENT_SECRET_FILE);
+    if secret_file.exists() && !config.api.clients.iter().any(|c| c.id == DEV_CLIENT_ID) {
+        let secret = std::fs::read_to_string(&secret_file).map_err(other)?;
+        let secret_hash = SecretHash::new(secret.trim(), crate::api::secret::MIN_ITERATIONS).map_err(other)?;
+        let functional_addresses = config.organisation.functional_addresses.iter().map(|a| a.id.clone()).collect();
+        config.api.clients.push(ApiClient {
+            id: DEV_CLIENT_ID.to_owned(),
+            secret_hash,
+            scopes: Scope::ALL.to_vec(),
+            functional_addresses,
+            webhook: None,
+        });
+    }
     Ok(config)
+}
+
+/// The development case-system client's secret for the node configured in
+/// `config_file`.
+pub fn dev_client_secret(config_file: &Path) -> Result<String, NodeError> {
+    let text = std::fs::read_to_string(config_file.with_file_name(DEV_CLIENT_SECRET_FILE)).map_err(other)?;
+    Ok(text.trim().to_owned())
 }
 
 /// Starts the node configured in `config_file`; it stops when `stop` flips.
@@ -152,7 +183,19 @@ pub fn init_org(dir: &Path, ca_dir: &Path, org: &DevOrg) -> Result<DevInit, Node
         ca_dir: ca_dir.to_owned(),
     })
     .map_err(other)?;
+    // The case-system client's secret, readable by the owner only.
+    let secret = crate::api::secret::generate_secret().map_err(other)?;
+    write_private(&made.config_file.with_file_name(DEV_CLIENT_SECRET_FILE), secret.as_bytes()).map_err(other)?;
     Ok(DevInit { org: org.clone(), config_file: made.config_file })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 /// A running SMP: what stops it, and its task.
@@ -272,6 +315,11 @@ impl DevNetwork {
         self.smp_stop = smp_stop;
         self.smp_task = smp_task;
         Ok(())
+    }
+
+    /// The development case-system client's id and secret at `org_id`'s node.
+    pub fn api_client(&self, org_id: &str) -> Result<(&'static str, String), NodeError> {
+        Ok((DEV_CLIENT_ID, dev_client_secret(&self.node(org_id).config_file)?))
     }
 
     pub fn node(&self, org_id: &str) -> &DevNode {

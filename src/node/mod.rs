@@ -10,6 +10,7 @@
 //!   client or peer is on disk before the call returns.
 
 pub mod api;
+pub mod conversations;
 pub mod devnet;
 pub mod metrics;
 pub mod outbox;

@@ -15,13 +15,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
+use super::conversations::{self, Answered, Direction, ThreadEntry};
 use super::metrics::Counter;
 use super::outbox::{BusinessReceipt, DocumentType, InboxEntry, NewInboxEntry, NewOutboxEntry, OutboxEntry, StoredReceiptLine};
 use super::runtime::{disk_wait, Shared};
 use super::store::{ReceiptOutcome, ReceiveOutcome};
 use crate::as4::error::{LocalError, PackagingError, SecurityError};
 use crate::as4::{self, Action, As4Error, As4Limits, VerifiedUserMessage};
-use crate::audit::{Action as AuditAction, NewEntry, Outcome};
+use crate::audit::{Action as AuditAction, NewEntry, Outcome, PersonId};
+use crate::pilot::PilotDocument;
 use crate::directory::{DocumentTypeId, ServiceMetadata};
 use crate::pki::TrustPolicy;
 use crate::sdk::envelope::{self, EnvelopeFacts, OpenOptions, ReceiptDecision};
@@ -243,12 +245,33 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
             Err(r)
         }
     };
+    // The pilots' structured document, if the message carries one, after
+    // SDK's rules and before anything is stored.
+    let opened = match opened {
+        Ok(o) => match inbound_pilot(state, &o, now)? {
+            Ok(pilot) => Ok((o, pilot)),
+            Err(problems) => Err(envelope::Rejection {
+                validation: Validation { problems },
+                facts: Some(o.facts),
+                receipt: ReceiptDecision::Send,
+            }),
+        },
+        Err(r) => Err(r),
+    };
     match opened {
-        Ok(opened) => {
+        Ok((opened, pilot)) => {
             let facts = opened.facts;
             let address = facts.payload.handling_service_id.clone().unwrap_or_default();
             let conversation = opened.message_header.conversation_id.as_str().to_owned();
-            let person = super::runtime::referenced_person(&opened.message_header);
+            let mut person = super::runtime::referenced_person(&opened.message_header);
+            let mut stored_detail = "stored in inbox".to_owned();
+            if let Some((thread_entry, document_person)) = pilot {
+                stored_detail = format!("stored in inbox: pilot document {}", thread_entry.kind);
+                // Recorded before the message is stored: a stored message
+                // always has its thread entry (a resend rewrites it).
+                disk_wait(|| state.conversations.record(&thread_entry)).map_err(|e| e.to_string())?;
+                person = document_person.or(person);
+            }
             let entry = InboxEntry::new(
                 NewInboxEntry {
                     message_id: facts.header.id.clone(),
@@ -278,7 +301,7 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
             let mut entry = NewEntry::new(now, "node", state.org_id(), AuditAction::InboundMessage, Outcome::Accepted)
                 .message_id(&facts.header.id)
                 .functional_address(&address)
-                .detail("stored in inbox");
+                .detail(stored_detail);
             if let Some(p) = person {
                 entry = entry.person(p);
             }
@@ -313,6 +336,58 @@ async fn deliver_message(state: &Shared, verified: VerifiedUserMessage, sender: 
             }
         }
     }
+}
+
+/// What a pilot document in `opened` must pass: its own rules, agreement
+/// with the message that carries it, and for a reply, the document it
+/// answers among those we sent on the conversation. `Ok(Ok(None))`: no
+/// pilot document; `Ok(Err(problems))`: rejected; `Err`: our storage
+/// failed (no AS4 receipt, the sender retries).
+#[allow(clippy::type_complexity)]
+fn inbound_pilot(
+    state: &Shared,
+    opened: &envelope::OpenedMessage,
+    now: OffsetDateTime,
+) -> Result<Result<Option<(ThreadEntry, Option<PersonId>)>, Vec<Problem>>, String> {
+    let header = &opened.message_header;
+    let limits = state.config.limits.xml_limits();
+    let carried = match conversations::carried_documents(&opened.message_xml, &limits, &state.spool) {
+        Ok(c) => c,
+        Err(problem) => return Ok(Err(vec![problem])),
+    };
+    let mut carried = carried.into_iter();
+    let Some(first) = carried.next() else { return Ok(Ok(None)) };
+    if carried.next().is_some() {
+        let problem = Problem::bv(crate::sdk::DetailCode::Invariant, "/messagePayload/message/messageBody", "a message carries at most one pilot document");
+        return Ok(Err(vec![problem]));
+    }
+    let document = match first.checked {
+        Ok(checked) => checked.document,
+        Err(issues) => return Ok(Err(conversations::invariant_problems(&first.path, None, &issues))),
+    };
+    let kind = Some(document.kind());
+    let issues = conversations::check_against_header(&document, header);
+    if !issues.is_empty() {
+        return Ok(Err(conversations::invariant_problems(&first.path, kind, &issues)));
+    }
+    let not_found = |why: &str| Ok(Err(vec![Problem::bv(crate::sdk::DetailCode::NotFound, first.path.clone(), why.to_owned())]));
+    match conversations::answered(&state.conversations, &document, Direction::Sent).map_err(|e| e.to_string())? {
+        Answered::NothingToAnswer => {}
+        Answered::NotFound(why) => return not_found(why),
+        Answered::Found(original) => {
+            if !original.counterpart_org_id.eq_ignore_ascii_case(header.sender_org_id()) {
+                return not_found("the document this answers was not sent to the sender");
+            }
+            if let (PilotDocument::ReferralReply(reply), Ok(PilotDocument::Referral(referral))) = (&document, original.document()) {
+                let issues = crate::pilot::check_reply_against_referral(reply, &referral);
+                if issues.iter().any(|i| i.is_error()) {
+                    return Ok(Err(conversations::invariant_problems(&first.path, kind, &issues)));
+                }
+            }
+        }
+    }
+    let person = document.person().cloned();
+    Ok(Ok(Some((ThreadEntry::new(&document, header, Direction::Received, now), person))))
 }
 
 /// Whether `facts` name a message stored in our inbox under the AS4

@@ -79,6 +79,8 @@ pub struct NodeState {
     /// `<data_dir>/spool`: AS4 messages being received or sent, on disk
     /// when large.
     pub spool: Spool,
+    /// The pilots' documents per conversation.
+    pub conversations: super::conversations::Conversations,
 }
 
 pub type Shared = Arc<NodeState>;
@@ -121,8 +123,9 @@ impl NodeState {
             .build()
             .map_err(|e| NodeError::Tls(e.to_string()))?;
         let retry = retry_policy(&config.retry);
+        let conversations = super::conversations::Conversations::open(&store)?;
         let outbox_notify = Arc::new(tokio::sync::Notify::new());
-        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify, spool }))
+        Ok(Arc::new(NodeState { config, store, audit, metrics: Metrics::default(), smp, as4_http, retry, outbox_notify, spool, conversations }))
     }
 
     pub fn org_id(&self) -> &str {
@@ -142,6 +145,12 @@ impl NodeState {
     /// Accepts an SDK message from a local client: validate, seal for the
     /// recipient, store durably, audit; returns the outbox entry.
     pub async fn submit(&self, actor: &str, message_xml: impl Into<Blob>) -> Result<OutboxEntry, SubmitError> {
+        self.submit_described(actor, message_xml, None).await
+    }
+
+    /// [`NodeState::submit`], with what was sent described in the audit
+    /// entry (e.g. which pilot document).
+    pub async fn submit_described(&self, actor: &str, message_xml: impl Into<Blob>, detail: Option<&str>) -> Result<OutboxEntry, SubmitError> {
         let message_xml: Blob = message_xml.into();
         let options = SealOptions {
             federation_id: self.config.federation_id.clone(),
@@ -207,6 +216,9 @@ impl NodeState {
         }
         if let Some(person) = referenced_person(&header) {
             audit = audit.person(person);
+        }
+        if let Some(detail) = detail {
+            audit = audit.detail(detail);
         }
         self.audit(audit)?;
         self.metrics.bump(Counter::Submitted);

@@ -1126,6 +1126,12 @@ impl Store {
     // Trees of the API layer
     // -----------------------------------------------------------------------
 
+    /// A tree named `name` in this database, for a module with records of
+    /// its own (the pilots' conversations).
+    pub fn tree(&self, name: &str) -> Result<Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
     /// A tree of DIGG's message API (`api/<name>`), in this database.
     pub fn api_tree(&self, name: &str) -> Result<Tree, StoreError> {
         Ok(self.db.open_tree(format!("api/{name}"))?)

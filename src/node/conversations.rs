@@ -1,0 +1,402 @@
+//! The pilots' conversations at the node: the structured documents
+//! (`crate::pilot`) found in SDK messages, checked on the way in, and each
+//! conversation's thread as this node saw it.
+//!
+//! A pilot document travels as an `application/xml` attachment of an SDK
+//! message. The receiving node checks it after SDK's own rules: a broken
+//! document, or one whose common part contradicts the message it came in,
+//! is rejected with BV invariant; a reply that answers nothing sent on its
+//! conversation with BV not-found. The texts name the field, never its
+//! value: they travel in the receipt.
+//!
+//! Trees in the node's store:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `pilot/documents` | messageId | [`ThreadEntry`] (the document as JSON) |
+//! | `pilot/conversations` | conversationId `/` created (ms, hex) `/` messageId | empty |
+//!
+//! A received document is recorded before the message is stored, so a
+//! message in the inbox always has its entry (an entry whose message then
+//! failed to store is overwritten by the resend).
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sled::Tree;
+use time::OffsetDateTime;
+
+use super::store::{Store, StoreError};
+use crate::pilot::{self, DocumentKind, FieldIssue, PilotDocument};
+use crate::sdk::message::{MessageHeader, NS as MESSAGE_NS};
+use crate::sdk::{DetailCode, Problem};
+use crate::spool::{Blob, Spool};
+use crate::xml::{self, Document, NodeId, TextRef, XmlLimits};
+
+/// Largest pilot document, decoded. The longest document (a 65 000
+/// character assessment, a 20 000 character description) is a fraction
+/// of this.
+pub const MAX_PILOT_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// How many field problems one rejection lists at most.
+const MAX_PROBLEMS: usize = 20;
+
+const RECORD_V1: u8 = 1;
+
+/// Which way a document went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+/// One document of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadEntry {
+    pub message_id: String,
+    pub direction: Direction,
+    /// [`DocumentKind::as_str`].
+    pub kind: String,
+    pub document_id: String,
+    pub conversation_id: String,
+    /// The document's `created`, RFC 3339.
+    pub created: String,
+    /// When this node sent or received it, RFC 3339.
+    pub recorded_at: String,
+    /// Our functional address (sender or recipient).
+    pub functional_address: String,
+    pub counterpart_org_id: String,
+    pub counterpart_functional_address: String,
+    /// The API client that sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The document as JSON (personal data: read only through the API,
+    /// which audits the read).
+    pub document: Value,
+}
+
+impl ThreadEntry {
+    /// The entry for `document`, carried in the message `header`.
+    pub fn new(document: &PilotDocument, header: &MessageHeader, direction: Direction, now: OffsetDateTime) -> ThreadEntry {
+        let common = document.common();
+        let (ours, counterpart_org, counterpart_address) = match direction {
+            Direction::Sent => (
+                header.sender_functional_address().unwrap_or_default(),
+                header.recipient_org_id(),
+                header.recipient_functional_address(),
+            ),
+            Direction::Received => (
+                header.recipient_functional_address(),
+                header.sender_org_id(),
+                header.sender_functional_address().unwrap_or_default(),
+            ),
+        };
+        ThreadEntry {
+            message_id: header.message_id().to_owned(),
+            direction,
+            kind: document.kind().as_str().to_owned(),
+            document_id: common.document_id.to_string(),
+            conversation_id: common.conversation_id.to_string(),
+            created: rfc3339(common.created),
+            recorded_at: rfc3339(now),
+            functional_address: ours.to_owned(),
+            counterpart_org_id: counterpart_org.to_owned(),
+            counterpart_functional_address: counterpart_address.to_owned(),
+            client_id: None,
+            document: document.to_json(),
+        }
+    }
+
+    pub fn kind(&self) -> Option<DocumentKind> {
+        DocumentKind::parse(&self.kind)
+    }
+
+    /// The document, read back from its JSON.
+    pub fn document(&self) -> Result<PilotDocument, StoreError> {
+        let kind = self.kind().ok_or_else(|| self.corrupt("unknown document kind"))?;
+        PilotDocument::from_json(kind, &self.document).map(|c| c.document).map_err(|_| self.corrupt("stored document no longer reads"))
+    }
+
+    fn corrupt(&self, reason: &str) -> StoreError {
+        StoreError::Corrupt { tree: "pilot/documents", key: self.message_id.clone(), reason: reason.to_owned() }
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The conversation trees.
+#[derive(Clone)]
+pub struct Conversations {
+    documents: Tree,
+    by_conversation: Tree,
+}
+
+impl std::fmt::Debug for Conversations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversations").finish_non_exhaustive()
+    }
+}
+
+fn index_key(entry: &ThreadEntry) -> Vec<u8> {
+    let created = OffsetDateTime::parse(&entry.created, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64)
+        .unwrap_or(0);
+    format!("{}/{created:016x}/{}", entry.conversation_id, entry.message_id).into_bytes()
+}
+
+impl Conversations {
+    pub fn open(store: &Store) -> Result<Conversations, StoreError> {
+        Ok(Conversations { documents: store.tree("pilot/documents")?, by_conversation: store.tree("pilot/conversations")? })
+    }
+
+    /// Records `entry` durably (replacing an entry of the same message).
+    pub fn record(&self, entry: &ThreadEntry) -> Result<(), StoreError> {
+        let mut value = vec![RECORD_V1];
+        serde_json::to_writer(&mut value, entry).map_err(StoreError::Encode)?;
+        if let Some(old) = self.get(&entry.message_id)? {
+            self.by_conversation.remove(index_key(&old))?;
+        }
+        self.documents.insert(entry.message_id.as_bytes(), value)?;
+        self.by_conversation.insert(index_key(entry), &[])?;
+        self.documents.flush()?;
+        Ok(())
+    }
+
+    /// Forgets the entry of `message_id` (a send that was refused).
+    pub fn forget(&self, message_id: &str) -> Result<(), StoreError> {
+        if let Some(old) = self.get(message_id)? {
+            self.by_conversation.remove(index_key(&old))?;
+            self.documents.remove(message_id.as_bytes())?;
+            self.documents.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, message_id: &str) -> Result<Option<ThreadEntry>, StoreError> {
+        let Some(value) = self.documents.get(message_id.as_bytes())? else { return Ok(None) };
+        let corrupt = |reason: String| StoreError::Corrupt { tree: "pilot/documents", key: message_id.to_owned(), reason };
+        match value.split_first() {
+            Some((&RECORD_V1, json)) => serde_json::from_slice(json).map(Some).map_err(|e| corrupt(e.to_string())),
+            _ => Err(corrupt("unknown record version".into())),
+        }
+    }
+
+    /// The documents of `conversation_id`, oldest document first.
+    pub fn thread(&self, conversation_id: &str) -> Result<Vec<ThreadEntry>, StoreError> {
+        let prefix = format!("{conversation_id}/");
+        let mut entries = Vec::new();
+        for item in self.by_conversation.scan_prefix(prefix.as_bytes()) {
+            let (key, _) = item?;
+            let key = String::from_utf8_lossy(&key);
+            let Some(message_id) = key.rsplit('/').next() else { continue };
+            if let Some(entry) = self.get(message_id)? {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Every entry, in message id order (for listings).
+    pub fn all(&self) -> impl Iterator<Item = Result<ThreadEntry, StoreError>> + '_ {
+        self.documents.iter().map(|item| {
+            let (key, _) = item?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            self.get(&id)?.ok_or(StoreError::Corrupt { tree: "pilot/documents", key: id, reason: "vanished".into() })
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Finding pilot documents in a message
+// ---------------------------------------------------------------------------
+
+/// A pilot document in a message's attachments.
+pub struct Carried {
+    /// XPath of its `content` element, for receipts.
+    pub path: String,
+    /// What reading and checking it gave.
+    pub checked: Result<pilot::Checked, Vec<FieldIssue>>,
+}
+
+/// Whether a content type is XML.
+fn is_xml_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml")
+}
+
+/// The pilot documents among the XML attachments of the SDK message in
+/// `message_xml`. Other attachments are not looked at beyond their type.
+pub fn carried_documents(message_xml: &Blob, limits: &XmlLimits, spool: &Spool) -> Result<Vec<Carried>, Problem> {
+    let doc = xml::parse_blob(message_xml, limits, spool).map_err(|e| crate::sdk::message_rules::xml_error_problem(&e))?;
+    let mut found = Vec::new();
+    let files: Vec<NodeId> = doc
+        .descendants(NodeId::DOCUMENT)
+        .filter(|&n| doc.element(n).is_some_and(|e| e.is(MESSAGE_NS, "ContentFiles")))
+        .collect();
+    for (index, file) in files.into_iter().enumerate() {
+        let content_type = doc.child_named(file, MESSAGE_NS, "contentType").map(|n| doc.text_content(n)).unwrap_or_default();
+        if !is_xml_type(&content_type) {
+            continue;
+        }
+        let Some(content) = doc.child_named(file, MESSAGE_NS, "content") else { continue };
+        let path = format!("/messagePayload/message/messageBody/documents/ContentFiles[{}]/content", index + 1);
+        let decoded = match decode_content(&doc, content) {
+            Ok(d) => d,
+            Err(Undecodable::NotBase64) => continue, // SDK's rules judge the attachment itself
+            Err(Undecodable::Io(e)) => return Err(Problem::bv(DetailCode::Invariant, path, format!("attachment unreadable: {e}"))),
+        };
+        match decoded {
+            Content::Whole(bytes) => {
+                if PilotDocument::is_pilot_xml(&bytes).is_some() {
+                    found.push(Carried { path, checked: PilotDocument::from_xml(&bytes) });
+                }
+            }
+            Content::TooLarge(start) => {
+                if PilotDocument::is_pilot_xml(&start).is_some() || sniff_pilot_namespace(&start) {
+                    found.push(Carried {
+                        path,
+                        checked: Err(vec![FieldIssue::document_too_large(MAX_PILOT_DOCUMENT_BYTES)]),
+                    });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the start of an XML document declares one of our namespaces.
+fn sniff_pilot_namespace(start: &[u8]) -> bool {
+    String::from_utf8_lossy(start).contains("urn:brygga:pilot:")
+}
+
+enum Content {
+    Whole(Vec<u8>),
+    /// The first bytes of a document over the limit.
+    TooLarge(Vec<u8>),
+}
+
+enum Undecodable {
+    NotBase64,
+    Io(std::io::Error),
+}
+
+/// The attachment's bytes, if at most [`MAX_PILOT_DOCUMENT_BYTES`]; else
+/// its first few kilobytes.
+fn decode_content(doc: &Document, content: NodeId) -> Result<Content, Undecodable> {
+    use base64::Engine;
+    // Base64 of the limit, with room for line breaks.
+    let max_text = (MAX_PILOT_DOCUMENT_BYTES / 3 + 1) * 4 * 2;
+    let mut text: Cow<'_, str> = Cow::Borrowed("");
+    let mut too_large = false;
+    for n in doc.descendants(content) {
+        match TextRef::of(doc.kind(n)) {
+            Some(TextRef::Inline(t)) => text.to_mut().push_str(t),
+            Some(TextRef::Large(large)) => {
+                let mut reader = large.reader().map_err(Undecodable::Io)?.take(max_text as u64 + 1);
+                let mut s = String::new();
+                reader.read_to_string(&mut s).map_err(Undecodable::Io)?;
+                text.to_mut().push_str(&s);
+            }
+            None => {}
+        }
+        if text.len() > max_text {
+            too_large = true;
+            break;
+        }
+    }
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let engine = base64::engine::general_purpose::STANDARD;
+    if too_large {
+        let head = &compact[..compact.len().min(8192)];
+        return engine.decode(head).map(Content::TooLarge).map_err(|_| Undecodable::NotBase64);
+    }
+    let bytes = engine.decode(compact.as_bytes()).map_err(|_| Undecodable::NotBase64)?;
+    if bytes.len() > MAX_PILOT_DOCUMENT_BYTES {
+        return Ok(Content::TooLarge(bytes[..8192.min(bytes.len())].to_vec()));
+    }
+    Ok(Content::Whole(bytes))
+}
+
+// ---------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------
+
+/// BV invariant problems for a document's field issues (errors only).
+pub fn invariant_problems(path: &str, kind: Option<DocumentKind>, issues: &[FieldIssue]) -> Vec<Problem> {
+    let what = kind.map(|k| k.as_str()).unwrap_or("pilot document");
+    issues
+        .iter()
+        .filter(|i| i.is_error())
+        .take(MAX_PROBLEMS)
+        .map(|i| Problem::bv(DetailCode::Invariant, path, format!("{what} {}: {}", i.pointer, i.text)))
+        .collect()
+}
+
+/// The common part of `document` must agree with the message carrying it.
+pub fn check_against_header(document: &PilotDocument, header: &MessageHeader) -> Vec<FieldIssue> {
+    let common = document.common();
+    let mut issues = Vec::new();
+    let mut differs = |pointer: &str, what: &str, equal: bool| {
+        if !equal {
+            issues.push(FieldIssue::mismatch(pointer, what));
+        }
+    };
+    differs("/conversationId", "the SDK message's conversationId", common.conversation_id.to_string() == header.conversation_id());
+    differs("/sender/organisation", "the SDK message's sender", common.sender.org_id().eq_ignore_ascii_case(header.sender_org_id()));
+    differs(
+        "/sender/functionalAddress",
+        "the SDK message's sender functional address",
+        Some(common.sender.functional_address()) == header.sender_functional_address(),
+    );
+    differs(
+        "/recipient/organisation",
+        "the SDK message's recipient",
+        common.recipient.org_id().eq_ignore_ascii_case(header.recipient_org_id()),
+    );
+    differs(
+        "/recipient/functionalAddress",
+        "the SDK message's recipient functional address",
+        common.recipient.functional_address() == header.recipient_functional_address(),
+    );
+    issues
+}
+
+/// What answering `document` needs from its conversation: the document it
+/// answers, which went the other way. `Ok(None)` for a document that
+/// answers nothing.
+pub enum Answered {
+    NothingToAnswer,
+    Found(Box<ThreadEntry>),
+    /// Nothing on the conversation matches.
+    NotFound(&'static str),
+}
+
+/// Finds what `document` answers on its conversation, among the documents
+/// that went `direction` (for an inbound reply: what we sent).
+pub fn answered(conversations: &Conversations, document: &PilotDocument, direction: Direction) -> Result<Answered, StoreError> {
+    let Some(target) = document.in_reply_to() else { return Ok(Answered::NothingToAnswer) };
+    let wanted = match document.kind() {
+        DocumentKind::ReferralReply => DocumentKind::Referral,
+        DocumentKind::ConcernAcknowledgement | DocumentKind::ConcernFeedback => DocumentKind::ConcernReport,
+        _ => return Ok(Answered::NothingToAnswer),
+    };
+    let conversation = document.common().conversation_id.to_string();
+    for entry in conversations.thread(&conversation)? {
+        if entry.direction != direction || entry.kind() != Some(wanted) {
+            continue;
+        }
+        if target.matches(&entry.document()?) {
+            return Ok(Answered::Found(Box::new(entry)));
+        }
+    }
+    Ok(Answered::NotFound(match wanted {
+        DocumentKind::Referral => "no referral with this id and version was sent on this conversation",
+        _ => "no concern report with this document id was sent on this conversation",
+    }))
+}
