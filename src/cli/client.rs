@@ -158,7 +158,12 @@ pub(super) struct StatusArgs {
 struct Api {
     http: reqwest::Client,
     base: String,
+    conn: ConnectionArgs,
+    scopes: Vec<&'static str>,
     token: String,
+    /// When to fetch a new token (a little before it expires: `--wait`
+    /// may outlast one).
+    renew_at: Instant,
     claims: Value,
 }
 
@@ -229,7 +234,7 @@ fn jwt_claims(token: &str) -> Value {
 
 impl Api {
     /// Connects and fetches a token for `scopes`.
-    async fn connect(conn: &ConnectionArgs, scopes: &[&str]) -> Result<Api, Failure> {
+    async fn connect(conn: &ConnectionArgs, scopes: &[&'static str]) -> Result<Api, Failure> {
         let base = conn.api.trim_end_matches('/').to_owned();
         let url = reqwest::Url::parse(&base).map_err(|e| Failure::usage(format!("--api {base}: not a URL: {e}")))?;
         let roots = match (&conn.ca_file, url.scheme()) {
@@ -238,9 +243,25 @@ impl Api {
             (None, "http") => Vec::new(),
             (None, other) => return Err(Failure::usage(format!("--api {base}: scheme {other} is neither http nor https"))),
         };
-        let secret = read_secret(&conn.client_secret_file)?;
         let http = crate::directory::smp_http_client(&roots, Duration::from_secs(conn.http_timeout.max(1)))
             .map_err(|e| Failure::usage(e.to_string()))?;
+        let mut api = Api {
+            http,
+            base,
+            conn: conn.clone(),
+            scopes: scopes.to_vec(),
+            token: String::new(),
+            renew_at: Instant::now(),
+            claims: Value::Null,
+        };
+        api.fetch_token().await?;
+        Ok(api)
+    }
+
+    /// A token from the node's token endpoint (client credentials).
+    async fn fetch_token(&mut self) -> Result<(), Failure> {
+        let (conn, scopes, base, http) = (&self.conn, &self.scopes, &self.base, &self.http);
+        let secret = read_secret(&conn.client_secret_file)?;
         let form = format!("grant_type=client_credentials&scope={}", enc(&scopes.join(" ")));
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&conn.client_id), enc(&secret)));
         let response = http
@@ -250,9 +271,9 @@ impl Api {
             .body(form)
             .send()
             .await
-            .map_err(|e| unreachable(&base, e))?;
+            .map_err(|e| unreachable(base, e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| unreachable(&base, e))?;
+        let text = response.text().await.map_err(|e| unreachable(base, e))?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status != 200 {
             let error = body["error"].as_str().unwrap_or("");
@@ -273,7 +294,11 @@ impl Api {
         let Some(token) = body["access_token"].as_str() else {
             return Err(api_failure(EXIT_API, vec!["the token endpoint's answer has no access_token".into()]));
         };
-        Ok(Api { http, base, claims: jwt_claims(token), token: token.to_owned() })
+        let lifetime = body["expires_in"].as_u64().unwrap_or(60);
+        self.renew_at = Instant::now() + Duration::from_secs(lifetime.saturating_sub(lifetime / 4).max(1));
+        self.claims = jwt_claims(token);
+        self.token = token.to_owned();
+        Ok(())
     }
 
     /// This node's organisation id, from the token's issuer.
@@ -291,7 +316,10 @@ impl Api {
     }
 
     /// A call; a non-2xx answer is a failure, printed readably.
-    async fn call(&self, method: reqwest::Method, path_and_query: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Value, Failure> {
+    async fn call(&mut self, method: reqwest::Method, path_and_query: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Value, Failure> {
+        if Instant::now() >= self.renew_at {
+            self.fetch_token().await?;
+        }
         let mut request = self.http.request(method, format!("{}{path_and_query}", self.base)).bearer_auth(&self.token);
         if let Some(b) = body {
             request = request.header("content-type", "application/json").body(b.to_string());
@@ -309,7 +337,7 @@ impl Api {
         Err(problem_failure(status, &value, &text))
     }
 
-    async fn message(&self, id: &str, with_documents: bool) -> Result<Value, Failure> {
+    async fn message(&mut self, id: &str, with_documents: bool) -> Result<Value, Failure> {
         let query = if with_documents { String::new() } else { "?filter%5BdigitalDocument%5D=false".to_owned() };
         self.call(reqwest::Method::GET, &format!("{MESSAGES}/{}{query}", enc(id)), None, &[]).await
     }
@@ -440,7 +468,7 @@ pub(super) fn send(args: SendArgs) -> CmdResult {
 
 async fn send_async(args: SendArgs) -> CmdResult {
     let scopes: &[&str] = if args.wait { &[SCOPE_SEND, SCOPE_GET] } else { &[SCOPE_SEND] };
-    let api = Api::connect(&args.conn, scopes).await?;
+    let mut api = Api::connect(&args.conn, scopes).await?;
     let sender = match (&args.from, api.organisation()) {
         (Some(f), _) => f.clone(),
         (None, Some(o)) => o.to_owned(),
@@ -520,7 +548,7 @@ fn event_lines(events: &Value) -> Vec<String> {
 
 pub(super) fn status(args: StatusArgs) -> CmdResult {
     runtime()?.block_on(async {
-        let api = Api::connect(&args.conn, &[SCOPE_GET]).await?;
+        let mut api = Api::connect(&args.conn, &[SCOPE_GET]).await?;
         let body = api.message(&args.message_id, false).await?;
         if args.json {
             return print_json(&body);
@@ -571,8 +599,8 @@ pub(super) fn inbox(args: InboxArgs) -> CmdResult {
     runtime()?.block_on(async {
         match &args.get {
             Some(id) => {
-                let api = Api::connect(&args.conn, &[SCOPE_GET]).await?;
-                show(&api, id, args.save_dir.as_deref(), args.json).await
+                let mut api = Api::connect(&args.conn, &[SCOPE_GET]).await?;
+                show(&mut api, id, args.save_dir.as_deref(), args.json).await
             }
             None => list(&args).await,
         }
@@ -584,7 +612,7 @@ async fn list(args: &InboxArgs) -> CmdResult {
         time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
             .map_err(|e| Failure::usage(format!("--since {since}: not an RFC 3339 time: {e}")))?;
     }
-    let api = Api::connect(&args.conn, &[SCOPE_LIST]).await?;
+    let mut api = Api::connect(&args.conn, &[SCOPE_LIST]).await?;
     let mut query = vec![format!("page%5Bsize%5D={PAGE_SIZE}")];
     if let Some(a) = &args.address {
         let attribute = if args.sent { "senderAttention.subOrganization.extension" } else { "recipientAttention.subOrganization.extension" };
@@ -641,7 +669,7 @@ async fn list(args: &InboxArgs) -> CmdResult {
     write_stdout(out.as_bytes())
 }
 
-async fn show(api: &Api, id: &str, save_dir: Option<&Path>, as_json: bool) -> CmdResult {
+async fn show(api: &mut Api, id: &str, save_dir: Option<&Path>, as_json: bool) -> CmdResult {
     let body = api.message(id, true).await?;
     if as_json {
         return print_json(&body);
