@@ -2,8 +2,9 @@
 //! a process against two live dev nodes with API TLS: a message with an
 //! attachment sent and waited for until ACCEPTED, listed and fetched on
 //! the receiving node with the attachment saved byte-identical, its status
-//! shown; a wrong secret, a readable secret file and a bad request give
-//! their exit codes and readable messages.
+//! shown; a wrong secret, a readable secret file, a bad request and a
+//! `--wait` on a recipient that is down give their exit codes and readable
+//! messages.
 
 mod support;
 #[path = "support/api_client.rs"]
@@ -26,6 +27,7 @@ const SECRET: &str = "correct horse battery staple";
 const EXIT_USAGE: i32 = 2;
 const EXIT_REFUSED: i32 = 4;
 const EXIT_API: i32 = 5;
+const EXIT_WAIT_TIMEOUT: i32 = 6;
 
 /// How the client reaches one node: URL, CA file, client id.
 struct Node {
@@ -233,6 +235,14 @@ async fn send_wait_inbox_get_and_status_through_the_cli() {
     assert!(err(&o).contains("--ca-file"), "{}", show(&o));
     let o = brygga("send", &bup, &secret, &["--to", SOC, "--to-address", SOC_FA, "--label", "L"]).await;
     assert_eq!(o.status.code(), Some(EXIT_USAGE), "{}", show(&o));
+
+    // The recipient's node is down: --wait gives up after its timeout,
+    // with the status it last saw.
+    let mut net = net;
+    net.stop_node(SOC).await.unwrap();
+    let o = brygga("send", &bup, &secret, &["--to", SOC, "--to-address", SOC_FA, "--label", "L", "--text", "t", "--wait", "--wait-timeout", "3"]).await;
+    assert_eq!(o.status.code(), Some(EXIT_WAIT_TIMEOUT), "{}", show(&o));
+    assert!(err(&o).contains("after 3 s"), "{}", show(&o));
 
     net.stop().await.unwrap();
 }
