@@ -1,7 +1,11 @@
 //! The `brygga` command line.
 //!
 //! Exit codes: 0 success, 1 a signature or trust check failed, 2 usage error
-//! or unreadable input, 3 the input was rejected under SDK's rules.
+//! or unreadable input, 3 the input was rejected under SDK's rules (or, for
+//! `send --wait`, the receiver rejected the message), 4 the node's API
+//! refused the client (401, 403, a refused token request), 5 the API
+//! answered with another error or could not be reached, or the message
+//! could not be delivered, 6 `send --wait` timed out.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,7 @@ mod audit;
 mod bench;
 mod bench_large;
 mod bench_network;
+mod client;
 mod demo;
 mod envelope;
 mod init;
@@ -30,6 +35,9 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_VERIFY_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REJECTED: i32 = 3;
+pub const EXIT_REFUSED: i32 = 4;
+pub const EXIT_API: i32 = 5;
+pub const EXIT_WAIT_TIMEOUT: i32 = 6;
 
 #[derive(Parser)]
 #[command(name = "brygga", version, about = "Secure message gateway for SDK (Säker digital kommunikation)")]
@@ -64,6 +72,12 @@ X
     /// DIGG's message API: client secrets.
     #[command(subcommand)]
     Api(api::ApiCommand),
+    /// Send a message through a node's message API (operator client).
+    Send(client::SendArgs),
+    /// List the messages a client received, or show one and save its attachments.
+    Inbox(client::InboxArgs),
+    /// The status and events of one message.
+    Status(client::StatusArgs),
 }
 
 #[derive(Subcommand)]
@@ -181,6 +195,9 @@ pub fn run() -> i32 {
         Command::Smp(args) => smp::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Api(cmd) => api::run(cmd),
+        Command::Send(args) => client::send(args),
+        Command::Inbox(args) => client::inbox(args),
+        Command::Status(args) => client::status(args),
     };
     match result {
         Ok(()) => EXIT_OK,
