@@ -67,8 +67,13 @@ impl Common {
 
 impl Party {
     fn read(obj: &mut Obj<'_>, issues: &mut Issues) -> Option<Self> {
-        let organisation =
-            obj.id("organisation", REQ, "organisation id (0203: and organisation number)", OrgNumber::parse_participant, issues);
+        let organisation = obj.id(
+            "organisation",
+            REQ,
+            "organisation id (0203: and organisation number)",
+            OrgNumber::parse_participant,
+            issues,
+        );
         let functional_address = obj.text("functionalAddress", REQ, MAX_FUNCTIONAL_ADDRESS_CHARS, issues);
         Some(Self { organisation: organisation?, functional_address: functional_address? })
     }
@@ -145,11 +150,7 @@ pub(crate) fn read_attachments(root: &mut Obj<'_>, issues: &mut Issues) -> Optio
 }
 
 pub(crate) fn write_attachments(out: &mut OutObj, attachments: &[Attachment]) {
-    out.list(
-        "attachments",
-        "attachment",
-        attachments.iter().map(|a| super::form::Out::Obj(a.write())).collect(),
-    );
+    out.list("attachments", "attachment", attachments.iter().map(|a| super::form::Out::Obj(a.write())).collect());
 }
 
 pub(crate) fn read_hsa(obj: &mut Obj<'_>, need: super::form::Need, issues: &mut Issues) -> Option<HsaId> {

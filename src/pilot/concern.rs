@@ -121,7 +121,11 @@ impl ConcernReport {
 
         if urgency == Some(Urgency::Acute) {
             if phone_call_at.is_none() && !root.has("phoneCallAt") {
-                issues.error(&root.pointer_of("phoneCallAt"), IssueRule::Conditional, "is required for an ACUTE report");
+                issues.error(
+                    &root.pointer_of("phoneCallAt"),
+                    IssueRule::Conditional,
+                    "is required for an ACUTE report",
+                );
             }
             if child_whereabouts.is_none() && !root.has("childWhereabouts") {
                 issues.error(
@@ -179,7 +183,8 @@ impl Child {
         let person_id = obj.person("personId", OPT, issues);
         let name = obj.text("name", REQ, MAX_NAME_CHARS, issues);
         let birth_date = obj.date("birthDate", OPT, issues);
-        let municipality_code = obj.id("municipalityCode", REQ, "municipality code (4 digits)", MunicipalityCode::parse, issues);
+        let municipality_code =
+            obj.id("municipalityCode", REQ, "municipality code (4 digits)", MunicipalityCode::parse, issues);
         let address = obj.text("address", OPT, MAX_SHORT_TEXT_CHARS, issues);
         let school = obj.text("school", OPT, MAX_NAME_CHARS, issues);
         let siblings = obj.text("siblings", OPT, MAX_SHORT_TEXT_CHARS, issues);
@@ -187,17 +192,29 @@ impl Child {
         let person_given = obj.has("personId");
         let birth_given = obj.has("birthDate");
         if !person_given && !birth_given {
-            issues.error(&obj.pointer_of("birthDate"), IssueRule::Conditional, "is required when the child has no person id");
+            issues.error(
+                &obj.pointer_of("birthDate"),
+                IssueRule::Conditional,
+                "is required when the child has no person id",
+            );
         }
         let from_person = person_id.as_ref().and_then(PersonId::birth_date);
         if let (Some(id), None) = (&person_id, from_person) {
             if !is_reserve(id) {
-                issues.error(&obj.pointer_of("personId"), IssueRule::Invalid, "person id does not hold a calendar date");
+                issues.error(
+                    &obj.pointer_of("personId"),
+                    IssueRule::Invalid,
+                    "person id does not hold a calendar date",
+                );
             }
         }
         if let (Some(a), Some(b)) = (from_person, birth_date) {
             if a != b {
-                issues.error(&obj.pointer_of("birthDate"), IssueRule::Conditional, "does not match the person id's birth date");
+                issues.error(
+                    &obj.pointer_of("birthDate"),
+                    IssueRule::Conditional,
+                    "does not match the person id's birth date",
+                );
             }
         }
         let (birth, pointer) = match (from_person, birth_date) {

@@ -10,9 +10,13 @@ use time::macros::{date, datetime};
 use uuid::Uuid;
 
 use super::common::{Attachment, Common, Party, Urgency};
-use super::concern::{Child, Concern, ConcernAcknowledgement, ConcernFeedback, ConcernReport, Guardian, Investigation, Reporter};
+use super::concern::{
+    Child, Concern, ConcernAcknowledgement, ConcernFeedback, ConcernReport, Guardian, Investigation, Reporter,
+};
 use super::ids::{HsaId, Icd10Code, MunicipalityCode, OrgNumber};
-use super::referral::{Consent, ConsentGivenBy, Patient, Priority, Profession, Referral, ReferralGuardian, ReferralReason, Referrer};
+use super::referral::{
+    Consent, ConsentGivenBy, Patient, Priority, Profession, Referral, ReferralGuardian, ReferralReason, Referrer,
+};
 use super::reply::{ReferralRef, ReferralReply, ReplyType, Responder};
 use super::{DocumentKind, PilotDocument};
 use crate::audit::PersonId;
@@ -102,7 +106,9 @@ fn concern_report() -> ConcernReport {
         urgency: Urgency::Acute,
         immediate_danger: false,
         phone_call_at: Some(datetime!(2026-11-20 09:05:00 UTC)),
-        child_whereabouts: Some("På BUP Solna mottagning med sin mormor / At BUP Solna with her grandmother".to_owned()),
+        child_whereabouts: Some(
+            "På BUP Solna mottagning med sin mormor / At BUP Solna with her grandmother".to_owned(),
+        ),
         child: Child {
             person_id: Some(person(CHILD_PERSONNUMMER)),
             name: "Elsa Exempelsson".to_owned(),

@@ -217,7 +217,11 @@ impl<'a> Obj<'a> {
         if phone_ok(&text) {
             Some(text)
         } else {
-            issues.error(&field.pointer, IssueRule::Invalid, "phone number must be digits, spaces or hyphens (5 to 20), optionally after +");
+            issues.error(
+                &field.pointer,
+                IssueRule::Invalid,
+                "phone number must be digits, spaces or hyphens (5 to 20), optionally after +",
+            );
             None
         }
     }
@@ -422,7 +426,11 @@ impl<'a> Field<'a> {
                     } else {
                         let name = doc.element(child).map_or("", |e| e.local.as_str());
                         let pointer = format!("{}/{}", self.pointer, safe_name(name));
-                        issues.error(&pointer, IssueRule::NotAllowed, format_args!("only {item} entries belong in this list"));
+                        issues.error(
+                            &pointer,
+                            IssueRule::NotAllowed,
+                            format_args!("only {item} entries belong in this list"),
+                        );
                     }
                 }
                 Some(entries)
@@ -470,7 +478,8 @@ fn parse_person(root: Option<&str>, extension: &str, pointer: &str, issues: &mut
         None => PersonId::parse(extension),
         Some(oid @ (OID_PERSONNUMMER | OID_SAMORDNINGSNUMMER)) => {
             // The extension must be the 12 digits; the OID says which kind it is.
-            PersonId::parse(extension).and_then(|id| if id.oid() == oid { Ok(id) } else { Err(PersonIdError::InvalidDate) })
+            PersonId::parse(extension)
+                .and_then(|id| if id.oid() == oid { Ok(id) } else { Err(PersonIdError::InvalidDate) })
         }
         Some(oid) => PersonId::reserve(oid, extension),
     };
@@ -607,7 +616,8 @@ impl OutObj {
     /// The whole document as XML: `root` in namespace `ns` with the schema version attribute.
     pub fn to_xml(&self, root: &str, ns: &str, schema_version: &str) -> Vec<u8> {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = write!(out, "<{root} xmlns=\"{}\" schemaVersion=\"{}\">", escape(ns, true), escape(schema_version, true));
+        let _ =
+            write!(out, "<{root} xmlns=\"{}\" schemaVersion=\"{}\">", escape(ns, true), escape(schema_version, true));
         self.write_children(&mut out, 1);
         let _ = writeln!(out, "\n</{root}>");
         out.into_bytes()

@@ -181,8 +181,8 @@ mod tests {
         assert_eq!(HsaId::parse("SE2321000016-"), Err(IdError::Malformed));
         assert_eq!(HsaId::parse("SE2321000016-ab_c"), Err(IdError::Malformed));
         assert_eq!(HsaId::parse("XX2321000016-A"), Err(IdError::Malformed));
-        assert_eq!(HsaId::parse("SE2321000016-ABCDEFGHIJKLMNOPQR"), Err(IdError::TooLong));
-        assert!(HsaId::parse("SE2321000016-ABCDEFGHIJKLMNOPQ").is_ok()); // 31
+        assert_eq!(HsaId::parse("SE2321000016-ABCDEFGHIJKLMNOPQRS"), Err(IdError::TooLong));
+        assert!(HsaId::parse("SE2321000016-ABCDEFGHIJKLMNOPQR").is_ok()); // 31 characters
     }
 
     #[test]

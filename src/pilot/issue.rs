@@ -80,12 +80,7 @@ impl Issues {
 
     fn push(&mut self, pointer: &str, rule: IssueRule, what: impl std::fmt::Display, severity: Severity) {
         let field = if pointer.is_empty() { "/" } else { pointer };
-        self.list.push(FieldIssue {
-            pointer: pointer.to_owned(),
-            rule,
-            text: format!("{field}: {what}"),
-            severity,
-        });
+        self.list.push(FieldIssue { pointer: pointer.to_owned(), rule, text: format!("{field}: {what}"), severity });
     }
 
     pub fn has_errors(&self) -> bool {

@@ -133,7 +133,10 @@ fn concern_report(md: &mut Md, d: &ConcernReport) {
     md.title("Orosanmälan / Concern report");
     md.field("Brådska / Urgency", if d.urgency == Urgency::Acute { "AKUT / ACUTE" } else { "RUTIN / ROUTINE" });
     md.field("Omedelbar fara / Immediate danger", yes_no(d.immediate_danger));
-    md.opt("Telefonsamtal till socialtjänsten / Phone call to social services", d.phone_call_at.as_ref().map(when).as_deref());
+    md.opt(
+        "Telefonsamtal till socialtjänsten / Phone call to social services",
+        d.phone_call_at.as_ref().map(when).as_deref(),
+    );
     md.opt("Var barnet är nu / Where the child is now", d.child_whereabouts.as_deref());
     md.opt("Misstanke om våld / Violence suspected", d.violence_suspected.map(yes_no));
 

@@ -134,7 +134,11 @@ impl Referral {
             _ => true,
         };
         if minor && patient.is_some() && !root.has("guardians") {
-            issues.error(&root.pointer_of("guardians"), IssueRule::Conditional, "are required when the patient is under 18");
+            issues.error(
+                &root.pointer_of("guardians"),
+                IssueRule::Conditional,
+                "are required when the patient is under 18",
+            );
         }
         if let (Some(consent), Some(created)) = (&consent, created) {
             if consent.date > created {
@@ -185,7 +189,11 @@ impl Referral {
         out.text("question", &self.question);
         out.text("history", &self.history);
         out.opt_text("measuresTaken", self.measures_taken.as_deref());
-        out.list("diagnosisCodes", "code", self.diagnosis_codes.iter().map(|c| Out::Text(c.as_str().to_owned())).collect());
+        out.list(
+            "diagnosisCodes",
+            "code",
+            self.diagnosis_codes.iter().map(|c| Out::Text(c.as_str().to_owned())).collect(),
+        );
         write_attachments(&mut out, &self.attachments);
         out
     }
@@ -203,7 +211,11 @@ impl Patient {
         let birth_date = obj.date("birthDate", OPT, issues);
         if let (Some(a), Some(b)) = (person_id.as_ref().and_then(PersonId::birth_date), birth_date) {
             if a != b {
-                issues.error(&obj.pointer_of("birthDate"), IssueRule::Conditional, "does not match the person id's birth date");
+                issues.error(
+                    &obj.pointer_of("birthDate"),
+                    IssueRule::Conditional,
+                    "does not match the person id's birth date",
+                );
             }
         }
         Some(Self { person_id: person_id?, name: name?, birth_date })

@@ -81,7 +81,11 @@ impl ReferralReply {
             issues.error(&root.pointer_of("forwardedTo"), IssueRule::Conditional, "is required for a FORWARDED reply");
         }
         if matches!(reply_type, Some(ReplyType::Rejected | ReplyType::Final)) && !root.has("assessment") {
-            issues.error(&root.pointer_of("assessment"), IssueRule::Conditional, "is required for a REJECTED or FINAL reply");
+            issues.error(
+                &root.pointer_of("assessment"),
+                IssueRule::Conditional,
+                "is required for a REJECTED or FINAL reply",
+            );
         }
         Some(Self {
             common: common?,
@@ -143,10 +147,18 @@ impl Responder {
 pub fn check_reply_against_referral(reply: &ReferralReply, referral: &Referral) -> Vec<FieldIssue> {
     let mut issues = Issues::default();
     if reply.in_reply_to.referral_id != referral.referral_id {
-        issues.error("/inReplyTo/referralId", IssueRule::Mismatch, "is not the id of the referral on this conversation");
+        issues.error(
+            "/inReplyTo/referralId",
+            IssueRule::Mismatch,
+            "is not the id of the referral on this conversation",
+        );
     }
     if reply.in_reply_to.version != referral.version {
-        issues.error("/inReplyTo/version", IssueRule::Mismatch, "is not the version of the referral on this conversation");
+        issues.error(
+            "/inReplyTo/version",
+            IssueRule::Mismatch,
+            "is not the version of the referral on this conversation",
+        );
     }
     if reply.common.conversation_id != referral.common.conversation_id {
         issues.error("/conversationId", IssueRule::Mismatch, "is not the referral's conversation id");
