@@ -356,6 +356,19 @@ fn the_schema_is_closed() {
     assert_issue(&xml_errors(&twice), "/version", IssueRule::NotAllowed);
     let attribute = xml.replace("<patient>", "<patient note=\"x\">");
     assert_issue(&xml_errors(&attribute), "/patient/@note", IssueRule::NotAllowed);
+    let reordered = xml.replace(
+        "  <reason>NEW</reason>\n  <priority>ROUTINE</priority>",
+        "  <priority>ROUTINE</priority>\n  <reason>NEW</reason>",
+    );
+    assert_ne!(reordered, xml);
+    assert_issue(&xml_errors(&reordered), "/reason", IssueRule::NotAllowed);
+    let start = xml.find("<guardians>").unwrap();
+    let end = xml.find("</guardians>").unwrap() + "</guardians>".len();
+    let empty_list = format!("{}<guardians/>{}", &xml[..start], &xml[end..]);
+    assert_issue(&xml_errors(&empty_list), "/guardians", IssueRule::Missing);
+    let mut empty_json = json_of(kind);
+    set(&mut empty_json, "/guardians", json!([]));
+    assert_issue(&errors(kind, &empty_json), "/guardians", IssueRule::Conditional);
     let wrong_kind = errors(DocumentKind::ReferralReply, &json_of(kind));
     assert_issue(&wrong_kind, "/documentType", IssueRule::Invalid);
     let version = xml.replace("schemaVersion=\"1.0\"", "schemaVersion=\"2.0\"");

@@ -161,11 +161,20 @@ impl<'a> Obj<'a> {
             Source::Json(_) => {}
             Source::Xml { doc, id, ns } => {
                 check_xml_extras(doc, id, &self.pointer, self.allowed_attributes, issues);
+                // Readers ask for fields in schema order, so `seen` is that order.
+                let mut last_position = 0;
                 for child in doc.child_elements(id) {
                     let Some(element) = doc.element(child) else { continue };
-                    if element.namespace() != Some(ns) || !self.seen.contains(&element.local.as_str()) {
-                        let pointer = format!("{}/{}", self.pointer, safe_name(&element.local));
-                        issues.error(&pointer, IssueRule::NotAllowed, "is not an element of this document");
+                    let position = self.seen.iter().position(|s| *s == element.local);
+                    let pointer = format!("{}/{}", self.pointer, safe_name(&element.local));
+                    match position {
+                        Some(p) if element.namespace() == Some(ns) => {
+                            if p < last_position {
+                                issues.error(&pointer, IssueRule::NotAllowed, "is out of the schema's order");
+                            }
+                            last_position = last_position.max(p);
+                        }
+                        _ => issues.error(&pointer, IssueRule::NotAllowed, "is not an element of this document"),
                     }
                 }
             }
@@ -310,8 +319,10 @@ impl<'a> Obj<'a> {
     ) -> Option<Vec<T>> {
         let field = self.present(name, need, issues)?;
         let pointer = field.pointer.clone();
+        let is_xml = matches!(field.source, Source::Xml { .. });
         let entries = field.entries(item, issues)?;
-        if entries.is_empty() && need == REQ {
+        // An empty optional list is fine in JSON; the XML schema wants it left out.
+        if entries.is_empty() && (need == REQ || is_xml) {
             issues.error(&pointer, IssueRule::Missing, "needs at least one entry");
             return None;
         }

@@ -133,7 +133,8 @@ impl Referral {
             (Some(birth), Some(created)) => under_18(birth, created),
             _ => true,
         };
-        if minor && patient.is_some() && !root.has("guardians") {
+        let guardians_given = guardians.as_ref().map_or(root.has("guardians"), |g| !g.is_empty());
+        if minor && patient.is_some() && !guardians_given {
             issues.error(
                 &root.pointer_of("guardians"),
                 IssueRule::Conditional,
