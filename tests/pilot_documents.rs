@@ -31,6 +31,12 @@ fn committed_examples_are_the_rust_examples() {
             std::fs::write(&json_path, &json).unwrap();
         }
         assert_eq!(std::fs::read_to_string(&json_path).unwrap(), json, "{}", json_path.display());
+        let md_path = path.with_extension("md");
+        let md = example(kind).to_markdown();
+        if write {
+            std::fs::write(&md_path, &md).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&md_path).unwrap(), md, "{}", md_path.display());
     }
 }
 

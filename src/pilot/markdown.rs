@@ -55,9 +55,12 @@ impl Md {
 
     /// A long free text as its own paragraphs under a bold label.
     fn text(&mut self, label: &str, value: &str) {
-        let _ = writeln!(self.0, "\n**{label}:**\n");
+        if !self.0.ends_with("\n\n") {
+            self.0.push('\n');
+        }
+        let _ = writeln!(self.0, "**{label}:**\n");
         for paragraph in value.split("\n\n") {
-            let lines: Vec<String> = paragraph.lines().map(escape_inline).collect();
+            let lines: Vec<String> = paragraph.lines().map(escape_line).collect();
             // Two trailing spaces keep the writer's line breaks.
             let _ = writeln!(self.0, "{}\n", lines.join("  \n"));
         }
@@ -65,17 +68,12 @@ impl Md {
 }
 
 /// Backslash-escapes what Markdown would otherwise read as markup, so a
-/// value shows as written (and cannot add links or headings).
+/// value shows as written (and cannot add links, emphasis or HTML).
 fn escape_inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for (i, c) in text.trim_end().chars().enumerate() {
-        let at_start = i == 0;
+    for c in text.trim_end().chars() {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '!' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '#' | '+' | '-' | '=' if at_start => {
                 out.push('\\');
                 out.push(c);
             }
@@ -84,6 +82,20 @@ fn escape_inline(text: &str) -> String {
         }
     }
     out
+}
+
+/// [`escape_inline`] for a line of its own, where a leading `#`, `+`, `-`,
+/// `=` or `1.` would start a heading or a list.
+fn escape_line(line: &str) -> String {
+    let escaped = escape_inline(line);
+    if escaped.starts_with(['#', '+', '-', '=']) {
+        return format!("\\{escaped}");
+    }
+    let digits = escaped.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 && matches!(escaped.as_bytes().get(digits), Some(b'.' | b')')) {
+        return format!("{}\\{}", &escaped[..digits], &escaped[digits..]);
+    }
+    escaped
 }
 
 fn yes_no(value: bool) -> &'static str {
@@ -283,7 +295,10 @@ mod tests {
 
     #[test]
     fn values_cannot_add_markup() {
-        assert_eq!(escape_inline("# [x](http://e) *b*"), "\\# \\[x\\](http://e) \\*b\\*");
+        assert_eq!(escape_inline("# [x](http://e) *b*"), "# \\[x\\](http://e) \\*b\\*");
+        assert_eq!(escape_line("# rubrik"), "\\# rubrik");
+        assert_eq!(escape_line("12. punkt"), "12\\. punkt");
+        assert_eq!(escape_line("+46 70"), "\\+46 70");
         assert_eq!(escape_inline("a\nb"), "a b");
     }
 }
