@@ -274,6 +274,9 @@ fn acknowledgement_and_feedback_issues() {
     let mut bad = json_of(kind);
     set(&mut bad, "/investigation", json!("MAYBE"));
     assert_issue(&errors(kind, &bad), "/investigation", IssueRule::Invalid);
+    let mut bad_org = json_of(kind);
+    set(&mut bad_org, "/recipient/organisation", json!("0203:2321000017"));
+    assert_issue(&errors(kind, &bad_org), "/recipient/organisation", IssueRule::CheckDigit);
     let mut local_time = json_of(kind);
     set(&mut local_time, "/created", json!("2026-11-27T15:05:00+01:00"));
     assert_issue(&errors(kind, &local_time), "/created", IssueRule::Invalid);
