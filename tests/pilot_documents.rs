@@ -120,6 +120,10 @@ fn variants() -> Vec<(&'static str, DocumentKind, Value)> {
     remove(&mut by_name, "/child/personId");
     by_name["child"]["birthDate"] = json!("2013-06-01");
 
+    let mut samordningsnummer = json_of(DocumentKind::ConcernReport);
+    set(&mut samordningsnummer, "/child/personId", json!({"root": "1.2.752.129.2.1.3.3", "extension": "201304771239"}));
+    samordningsnummer["child"]["birthDate"] = json!("2013-04-17");
+
     let mut counsellor = json_of(DocumentKind::Referral);
     set(&mut counsellor, "/referrer/profession", json!("COUNSELLOR"));
     remove(&mut counsellor, "/referrer/hsaId");
@@ -150,6 +154,7 @@ fn variants() -> Vec<(&'static str, DocumentKind, Value)> {
     vec![
         ("routine-reserve-number", DocumentKind::ConcernReport, routine),
         ("child-by-name-and-birth-date", DocumentKind::ConcernReport, by_name),
+        ("samordningsnummer", DocumentKind::ConcernReport, samordningsnummer),
         ("counsellor-changed", DocumentKind::Referral, counsellor),
         ("adult-patient", DocumentKind::Referral, adult),
         ("forwarded", DocumentKind::ReferralReply, forwarded),
@@ -167,6 +172,41 @@ fn committed_examples_validate_with_xmllint() {
         let checked = PilotDocument::from_xml(&bytes).unwrap_or_else(|e| panic!("{}: {e:#?}", kind.as_str()));
         assert_eq!(checked.document, example(kind));
         assert_eq!(PilotDocument::is_pilot_xml(&bytes), Some(kind));
+    }
+}
+
+/// The schemas themselves refuse what they can: unknown elements, wrong
+/// enumerations, shapes and order, a consent that does not cover the reply.
+#[test]
+fn schemas_refuse_broken_documents() {
+    if Command::new("xmllint").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "xmllint is required in CI");
+        return;
+    }
+    let cases = [
+        (DocumentKind::ConcernReport, "<urgency>ACUTE</urgency>", "<urgency>SOON</urgency>"),
+        (DocumentKind::ConcernReport, "<municipalityCode>0184", "<municipalityCode>184"),
+        (DocumentKind::ConcernReport, "<feedbackRequested>", "<secret>x</secret><feedbackRequested>"),
+        (DocumentKind::ConcernReport, "<hsaId>SE2321000016-BUP1A", "<hsaId>SE2321000016_BUP1A"),
+        (DocumentKind::ConcernAcknowledgement, "<created>2026-11-20T09:41:10Z", "<created>2026-11-20T10:41:10+01:00"),
+        (DocumentKind::ConcernFeedback, "<investigation>OPENED", "<investigation>MAYBE"),
+        (DocumentKind::Referral, "<coversReply>true", "<coversReply>false"),
+        (DocumentKind::Referral, "<version>1</version>", "<version>0</version>"),
+        (DocumentKind::Referral, "<code>F32</code>", "<code>depression</code>"),
+        (DocumentKind::ReferralReply, "<replyType>ACCEPTED", "<replyType>MAYBE"),
+        (DocumentKind::ReferralReply, "schemaVersion=\"1.0\"", "schemaVersion=\"1.1\""),
+    ];
+    for (kind, from, to) in cases {
+        let xml = String::from_utf8(example(kind).to_xml()).unwrap();
+        assert!(xml.contains(from), "{from}");
+        let broken = xml.replacen(from, to, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("broken.xml");
+        std::fs::write(&file, &broken).unwrap();
+        let schema = repo(&format!("schemas/pilot/{}", kind.schema_file()));
+        let out = Command::new("xmllint").arg("--noout").arg("--schema").arg(&schema).arg(&file).output().unwrap();
+        assert!(!out.status.success(), "the schema accepted {to}");
+        assert!(PilotDocument::from_xml(broken.as_bytes()).is_err(), "Brygga accepted {to}");
     }
 }
 

@@ -213,3 +213,24 @@ fn referral_reply() -> ReferralReply {
         replied_at: datetime!(2026-11-24 09:55:00 UTC),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pilot::common::under_18;
+
+    /// The example numbers are checked by the parsers, not trusted from memory.
+    #[test]
+    fn example_numbers_are_valid_and_the_children_minors_through_2026() {
+        for digits in [REGION_STOCKHOLM, SOLNA_STAD, EXEMPELSKOLAN] {
+            assert!(OrgNumber::parse_digits(digits).is_ok(), "{digits}");
+        }
+        for pnr in [CHILD_PERSONNUMMER, PATIENT_PERSONNUMMER] {
+            let birth = person(pnr).birth_date().expect("a personnummer holds a birth date");
+            assert!(under_18(birth, date!(2026 - 12 - 31)));
+        }
+        for kind in DocumentKind::ALL {
+            assert_eq!(example(kind).kind(), kind);
+        }
+    }
+}
