@@ -19,6 +19,7 @@ pub mod limits;
 pub mod xml;
 pub mod xmlsec;
 pub mod cli;
+pub mod pilot;
 pub mod pki;
 pub mod sdk;
 pub mod spool;

@@ -30,6 +30,10 @@ pub const fn xhe_max_bytes(max_sdk_message_bytes: usize) -> usize {
 /// A node with a raised SDK limit uses [`xhe_max_bytes`] of its own.
 pub const XHE_MAX_BYTES: usize = xhe_max_bytes(SDK_MESSAGE_MAX_BYTES);
 
+/// Largest pilot document (concern report, referral, reply) in its XML
+/// form: its longest texts (65 000 characters) fit several times over.
+pub const PILOT_XML_MAX_BYTES: usize = 1024 * 1024;
+
 /// References one XML signature may carry. SDK's profile uses one.
 pub const DSIG_MAX_REFERENCES: usize = 16;
 

@@ -24,6 +24,9 @@ pub const OID_PERSONNUMMER: &str = "1.2.752.129.2.1.3.1";
 /// Samordningsnummer: a personnummer whose day is the birth day + 60.
 pub const OID_SAMORDNINGSNUMMER: &str = "1.2.752.129.2.1.3.3";
 
+/// Region Stockholm's reserve numbers (reservnummer).
+pub const OID_RESERVE_REGION_STOCKHOLM: &str = "1.2.752.97.3.1.3";
+
 /// Length of the node's person key, in bytes.
 pub const PERSON_KEY_LEN: usize = 32;
 
@@ -132,6 +135,28 @@ impl PersonId {
     /// The OID saying what kind of identifier this is.
     pub fn oid(&self) -> &str {
         &self.oid
+    }
+
+    /// The normalised value: 12 digits for a personnummer or
+    /// samordningsnummer, the upper-case value of a reserve number.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The birth date a personnummer or samordningsnummer carries (for a
+    /// samordningsnummer the day less 60); `None` for reserve numbers and for
+    /// a month and day that are not a calendar date (e.g. 31 February).
+    pub fn birth_date(&self) -> Option<time::Date> {
+        let day_offset = match self.oid.as_str() {
+            OID_PERSONNUMMER => 0,
+            OID_SAMORDNINGSNUMMER => 60,
+            _ => return None,
+        };
+        let year: i32 = self.value.get(0..4)?.parse().ok()?;
+        let month: u8 = self.value.get(4..6)?.parse().ok()?;
+        let day: u8 = self.value.get(6..8)?.parse().ok()?;
+        let month = time::Month::try_from(month).ok()?;
+        time::Date::from_calendar_date(year, month, day.checked_sub(day_offset)?).ok()
     }
 
     /// What the HMAC covers; the OID keeps different kinds of number apart.
@@ -404,6 +429,15 @@ mod tests {
             PersonId::parse("191212121212").unwrap()
         );
         assert_eq!(PersonId::parse("1.2.752.129.2.1.3.3:191212121212"), Err(PersonIdError::InvalidDate));
+    }
+
+    #[test]
+    fn birth_dates_of_both_number_kinds() {
+        use time::macros::date;
+        assert_eq!(PersonId::parse("19121212-1212").unwrap().birth_date(), Some(date!(1912 - 12 - 12)));
+        assert_eq!(PersonId::parse("19701063-2391").unwrap().birth_date(), Some(date!(1970 - 10 - 03)));
+        assert_eq!(PersonId::reserve(OID_RESERVE_REGION_STOCKHOLM, "AB1234").unwrap().birth_date(), None);
+        assert_eq!(PersonId::parse("191212121212").unwrap().value(), "191212121212");
     }
 
     #[test]
