@@ -278,8 +278,10 @@ fn concern_report_issues() {
     let xml = String::from_utf8(example(kind).to_xml()).unwrap();
     let no_call = xml.replace("  <phoneCallAt>2026-11-20T09:05:00Z</phoneCallAt>\n", "");
     assert_issue(&xml_errors(&no_call), "/phoneCallAt", IssueRule::Conditional);
-    let bad_org = xml.replace("0203:2120000183", "0203:2120000184");
-    assert_issue(&xml_errors(&bad_org), "/recipient/organisation", IssueRule::CheckDigit);
+    let bad_org = xml.replace("<organisationNumber>2120000183<", "<organisationNumber>2120000184<");
+    assert_issue(&xml_errors(&bad_org), "/recipient/organisationNumber", IssueRule::CheckDigit);
+    let not_a_domain = xml.replace("0203:socialtjanst.solna.se", "0203:2120000183");
+    assert_issue(&xml_errors(&not_a_domain), "/recipient/organisation", IssueRule::Invalid);
 }
 
 #[test]
@@ -301,8 +303,8 @@ fn acknowledgement_and_feedback_issues() {
     remove(&mut missing, "/receivingUnit");
     assert_issue(&errors(kind, &missing), "/receivingUnit", IssueRule::Missing);
     let mut bad_org = json_of(kind);
-    set(&mut bad_org, "/sender/organisation", json!("0203:2120000180"));
-    assert_issue(&errors(kind, &bad_org), "/sender/organisation", IssueRule::CheckDigit);
+    set(&mut bad_org, "/sender/organisationNumber", json!("2120000180"));
+    assert_issue(&errors(kind, &bad_org), "/sender/organisationNumber", IssueRule::CheckDigit);
     let mut bad_id = json_of(kind);
     set(&mut bad_id, "/inReplyTo", json!("not-a-uuid"));
     assert_issue(&errors(kind, &bad_id), "/inReplyTo", IssueRule::Invalid);
@@ -315,8 +317,8 @@ fn acknowledgement_and_feedback_issues() {
     set(&mut bad, "/investigation", json!("MAYBE"));
     assert_issue(&errors(kind, &bad), "/investigation", IssueRule::Invalid);
     let mut bad_org = json_of(kind);
-    set(&mut bad_org, "/recipient/organisation", json!("0203:2321000017"));
-    assert_issue(&errors(kind, &bad_org), "/recipient/organisation", IssueRule::CheckDigit);
+    set(&mut bad_org, "/recipient/organisationNumber", json!("232100-0017"));
+    assert_issue(&errors(kind, &bad_org), "/recipient/organisationNumber", IssueRule::CheckDigit);
     let mut local_time = json_of(kind);
     set(&mut local_time, "/created", json!("2026-11-27T15:05:00+01:00"));
     assert_issue(&errors(kind, &local_time), "/created", IssueRule::Invalid);
@@ -501,7 +503,7 @@ fn markdown_shows_the_fields_with_acute_first() {
         "SE2321000016-BUP1A",
         "2026-11-20T09:05:00Z",
         "journalanteckning.pdf",
-        "0203:2120000183 (socialtjanst.mottagning)",
+        "0203:socialtjanst.solna.se, 212000-0183 (socialtjanst.mottagning)",
     ] {
         assert!(md.contains(needle), "{needle} missing from:\n{md}");
     }

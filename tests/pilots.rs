@@ -13,19 +13,32 @@ use brygga::node::devnet::{DevNetwork, DevOrg};
 use brygga::pilot::{self, DocumentKind};
 use serde_json::{json, Value};
 
-const BUP: &str = "0203:2321000016";
-const SOC: &str = "0203:2120000183";
-const SCHOOL: &str = "0203:2120000142";
+const BUP: &str = "0203:bup.regionstockholm.se";
+const SOC: &str = "0203:socialtjanst.solna.se";
+const SCHOOL: &str = "0203:elevhalsa.stockholm.se";
 const BUP_FA: &str = "bup.envagin";
 const SOC_FA: &str = "soc.mottagning.barn";
 const SCHOOL_FA: &str = "elevhalsa.remiss";
 
 fn orgs() -> Vec<DevOrg> {
     vec![
-        DevOrg::new("Region Stockholm BUP", BUP, BUP_FA),
-        DevOrg::new("Solna stad socialtjänst", SOC, SOC_FA),
-        DevOrg::new("Stockholms stad elevhälsa", SCHOOL, SCHOOL_FA),
+        DevOrg::new("Region Stockholm BUP", BUP, BUP_FA).with_organisation_number(number(BUP)),
+        DevOrg::new("Solna stad socialtjänst", SOC, SOC_FA).with_organisation_number(number(SOC)),
+        DevOrg::new("Stockholms stad elevhälsa", SCHOOL, SCHOOL_FA).with_organisation_number(number(SCHOOL)),
     ]
+}
+
+fn number(org: &str) -> &'static str {
+    match org {
+        BUP => "2321000016",
+        SOC => "2120000183",
+        _ => "2120000142",
+    }
+}
+
+fn party(org: &str) -> Value {
+    let (id, fa) = address(org);
+    json!({ "organisation": id, "organisationNumber": number(org), "functionalAddress": fa })
 }
 
 fn address(org: &str) -> (&'static str, &'static str) {
@@ -52,6 +65,7 @@ struct Answer {
 impl Client {
     async fn new(net: &DevNetwork, org: &str) -> Client {
         let (id, secret) = net.api_client(org).unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let base = format!("http://{}", net.node(org).bound.api);
         let response = http
@@ -61,7 +75,7 @@ impl Client {
             .send()
             .await
             .unwrap();
-        let body: Value = response.json().await.unwrap();
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         let token = body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {body}")).to_owned();
         Client { http, base, token }
     }
@@ -77,13 +91,13 @@ impl Client {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        Answer { status, body: r.json().await.unwrap_or(Value::Null) }
+        Answer { status, body: serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(Value::Null) }
     }
 
     async fn get(&self, path: &str) -> Answer {
         let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
         let status = r.status().as_u16();
-        Answer { status, body: r.json().await.unwrap_or(Value::Null) }
+        Answer { status, body: serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(Value::Null) }
     }
 
     async fn submit(&self, kind: DocumentKind, document: &Value) -> Answer {
@@ -165,9 +179,8 @@ fn document(kind: DocumentKind, from: &str, to: &str, patch: Value) -> Value {
     for generated in ["documentId", "created", "conversationId"] {
         o.remove(generated);
     }
-    let (from, to) = (address(from), address(to));
-    o.insert("sender".into(), json!({ "organisation": from.0, "functionalAddress": from.1 }));
-    o.insert("recipient".into(), json!({ "organisation": to.0, "functionalAddress": to.1 }));
+    o.insert("sender".into(), party(from));
+    o.insert("recipient".into(), party(to));
     if let Value::Object(p) = patch {
         o.extend(p);
     }

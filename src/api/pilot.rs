@@ -107,6 +107,7 @@ fn with_defaults(api: &Api, principal: &Principal, kind: DocumentKind, value: &V
     let sender = object.entry("sender".to_owned()).or_insert_with(|| json!({}));
     if let Some(sender) = sender.as_object_mut() {
         sender.entry("organisation".to_owned()).or_insert_with(|| json!(api.node.config.organisation.id));
+        sender.entry("organisationNumber".to_owned()).or_insert_with(|| json!(api.node.config.organisation.organisation_number));
         if let [only] = principal.functional_addresses.as_slice() {
             sender.entry("functionalAddress".to_owned()).or_insert_with(|| json!(only));
         }
@@ -134,7 +135,10 @@ fn submit_document(
     if !common.sender.org_id().eq_ignore_ascii_case(&config.organisation.id) {
         return Err(bad(vec![Issue::at("/sender/organisation", "BV invariant", "this node sends for another organisation")]));
     }
-    let sender_address = common.sender.functional_address().to_owned();
+    if common.sender.organisation_number.digits() != config.organisation.organisation_number {
+        return Err(bad(vec![Issue::at("/sender/organisationNumber", "BV invariant", "not this organisation's number")]));
+    }
+    let sender_address = common.sender.functional_address.clone();
     if !config.serves_functional_address(&sender_address) {
         return Err(bad(vec![Issue::at("/sender/functionalAddress", "BV not-found", "not a functional address of this node")]));
     }
@@ -203,8 +207,8 @@ pub fn build_message(
     now: OffsetDateTime,
 ) -> Result<SdkMessage, crate::sdk::Validation> {
     let common = document.common();
-    let sender = OrgAddress::new(common.sender.org_id(), common.sender.functional_address());
-    let recipient = OrgAddress::new(common.recipient.org_id(), common.recipient.functional_address());
+    let sender = OrgAddress::new(common.sender.org_id(), common.sender.functional_address.as_str());
+    let recipient = OrgAddress::new(common.recipient.org_id(), common.recipient.functional_address.as_str());
     let file_name = format!("{}-{}.xml", document.kind().as_str(), common.document_id);
     let mut builder = SdkMessage::builder(now, sender, recipient)
         .message_id(crate::sdk::message::MessageUuid::parse(message_id).unwrap_or_else(crate::sdk::message::MessageUuid::new_v4))
@@ -298,7 +302,7 @@ pub async fn list(State(api): State<Arc<Api>>, headers: HeaderMap, RawQuery(quer
     blocking(&headers, move || {
         let mut filter: Map<String, Value> = Map::new();
         let mut issues = Vec::new();
-        for (k, v) in form_urlencoded_pairs(query.as_deref().unwrap_or("")) {
+        for (k, v) in form_urlencoded_pairs(query.as_deref().unwrap_or("").as_bytes()) {
             match k.as_str() {
                 "kind" if DocumentKind::parse(&v).is_none() => issues.push(Issue::at("query:kind", "Invalid value", "not a document kind")),
                 "direction" if v != "sent" && v != "received" => issues.push(Issue::at("query:direction", "Invalid value", "sent or received")),

@@ -32,14 +32,27 @@ use crate::node::devnet::{DevNetwork, DevOrg};
 use crate::pilot::{self, DocumentKind};
 
 /// Region Stockholm (BUP, child and adolescent psychiatry).
-pub const BUP: &str = "0203:2321000016";
+pub const BUP: &str = "0203:bup.regionstockholm.se";
 /// Solna stad (social services).
-pub const SOCIAL: &str = "0203:2120000183";
+pub const SOCIAL: &str = "0203:socialtjanst.solna.se";
 /// Stockholms stad (student health).
-pub const SCHOOL: &str = "0203:2120000142";
+pub const SCHOOL: &str = "0203:elevhalsa.stockholm.se";
 const BUP_FA: &str = "bup.envagin";
 const SOCIAL_FA: &str = "soc.mottagning.barn";
 const SCHOOL_FA: &str = "elevhalsa.remiss";
+
+/// The organisations' numbers.
+fn organisation_number(org: &str) -> &'static str {
+    match org {
+        BUP => "2321000016",
+        SOCIAL => "2120000183",
+        _ => "2120000142",
+    }
+}
+
+fn party(org: &str, functional_address: &str) -> Value {
+    json!({ "organisation": org, "organisationNumber": organisation_number(org), "functionalAddress": functional_address })
+}
 
 /// How long the demo waits for a message to reach a final status.
 const FINAL_WITHIN: Duration = Duration::from_secs(60);
@@ -70,9 +83,9 @@ async fn demo(args: DemoArgs) -> CmdResult {
     let _ = std::fs::remove_dir_all(&dir);
     init_logs(&dir, keep)?;
     let orgs = [
-        DevOrg::new("Region Stockholm BUP", BUP, BUP_FA),
-        DevOrg::new("Solna stad socialtjänst", SOCIAL, SOCIAL_FA),
-        DevOrg::new("Stockholms stad elevhälsa", SCHOOL, SCHOOL_FA),
+        DevOrg::new("Region Stockholm BUP", BUP, BUP_FA).with_organisation_number(organisation_number(BUP)),
+        DevOrg::new("Solna stad socialtjänst", SOCIAL, SOCIAL_FA).with_organisation_number(organisation_number(SOCIAL)),
+        DevOrg::new("Stockholms stad elevhälsa", SCHOOL, SCHOOL_FA).with_organisation_number(organisation_number(SCHOOL)),
     ];
     let started = Instant::now();
     let net = DevNetwork::start(&dir, &orgs).await.map_err(fail)?;
@@ -169,7 +182,7 @@ impl CaseSystem {
             .await
             .map_err(fail)?;
         let status = response.status();
-        let body: Value = response.json().await.map_err(fail)?;
+        let body: Value = serde_json::from_slice(&response.bytes().await.map_err(fail)?).map_err(fail)?;
         let token = body["access_token"].as_str().ok_or_else(|| fail(format!("{org}: no token ({status}): {body}")))?.to_owned();
         Ok(CaseSystem { name: node.org.name.clone(), http, base, token })
     }
@@ -186,13 +199,14 @@ impl CaseSystem {
             .await
             .map_err(fail)?;
         let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
+        let bytes = response.bytes().await.map_err(fail)?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 
     async fn get(&self, path: &str) -> Result<Value, Failure> {
         let response = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.map_err(fail)?;
         let status = response.status();
-        let body: Value = response.json().await.map_err(fail)?;
+        let body: Value = serde_json::from_slice(&response.bytes().await.map_err(fail)?).map_err(fail)?;
         if !status.is_success() {
             return Err(fail(format!("{}: GET {path}: {status}: {body}", self.name)));
         }
@@ -322,8 +336,8 @@ fn document(kind: DocumentKind, from: (&str, &str), to: (&str, &str), patch: Val
         for generated in ["documentId", "created", "conversationId"] {
             o.remove(generated);
         }
-        o.insert("sender".into(), json!({ "organisation": from.0, "functionalAddress": from.1 }));
-        o.insert("recipient".into(), json!({ "organisation": to.0, "functionalAddress": to.1 }));
+        o.insert("sender".into(), party(from.0, from.1));
+        o.insert("recipient".into(), party(to.0, to.1));
         if let Value::Object(p) = patch {
             o.extend(p);
         }
@@ -457,7 +471,7 @@ async fn invalid_referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Ch
     let (status, problem) = school.post(&path, &referral).await?;
     println!("   The school's node refuses it at once ({status}):");
     for issue in problem["eventIssues"].as_array().into_iter().flatten() {
-        println!("      {} {}: {}", issue["title"].as_str().unwrap_or(""), issue["in"].as_str().unwrap_or("?"), issue["detail"].as_str().unwrap_or(""));
+        println!("      {} {}", issue["title"].as_str().unwrap_or(""), issue["detail"].as_str().unwrap_or(""));
     }
     checks.expect(status == 400, format!("the invalid referral was answered {status}, expected 400"));
 

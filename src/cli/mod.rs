@@ -58,7 +58,7 @@ enum Command {
     Validate(envelope::ValidateArgs),
     /// Measure seal/open throughput, C14N speed and memory.
     Bench(bench::BenchArgs),
-X
+    /// Run both pilots between three nodes on this machine (fresh keys, no setup).
     Demo(demo::DemoArgs),
     /// Check the audit log's hash chain, or export one person's entries.
     #[command(subcommand)]

@@ -33,7 +33,8 @@ use crate::pilot::{self, DocumentKind, FieldIssue, PilotDocument};
 use crate::sdk::message::{MessageHeader, NS as MESSAGE_NS};
 use crate::sdk::{DetailCode, Problem};
 use crate::spool::{Blob, Spool};
-use crate::xml::{self, Document, NodeId, TextRef, XmlLimits};
+use crate::limits::XmlLimits;
+use crate::xml::{self, Document, NodeId, TextRef};
 
 /// Largest pilot document, decoded. The longest document (a 65 000
 /// character assessment, a 20 000 character description) is a fraction
@@ -220,6 +221,8 @@ impl Conversations {
 pub struct Carried {
     /// XPath of its `content` element, for receipts.
     pub path: String,
+    /// What its root element says it is.
+    pub kind: DocumentKind,
     /// What reading and checking it gave.
     pub checked: Result<pilot::Checked, Vec<FieldIssue>>,
 }
@@ -253,14 +256,15 @@ pub fn carried_documents(message_xml: &Blob, limits: &XmlLimits, spool: &Spool) 
         };
         match decoded {
             Content::Whole(bytes) => {
-                if PilotDocument::is_pilot_xml(&bytes).is_some() {
-                    found.push(Carried { path, checked: PilotDocument::from_xml(&bytes) });
+                if let Some(kind) = PilotDocument::is_pilot_xml(&bytes) {
+                    found.push(Carried { path, kind, checked: PilotDocument::from_xml(&bytes) });
                 }
             }
             Content::TooLarge(start) => {
-                if PilotDocument::is_pilot_xml(&start).is_some() || sniff_pilot_namespace(&start) {
+                if let Some(kind) = PilotDocument::is_pilot_xml(&start).or_else(|| sniff_pilot_namespace(&start)) {
                     found.push(Carried {
                         path,
+                        kind,
                         checked: Err(vec![FieldIssue::document_too_large(MAX_PILOT_DOCUMENT_BYTES)]),
                     });
                 }
@@ -270,9 +274,10 @@ pub fn carried_documents(message_xml: &Blob, limits: &XmlLimits, spool: &Spool) 
     Ok(found)
 }
 
-/// Whether the start of an XML document declares one of our namespaces.
-fn sniff_pilot_namespace(start: &[u8]) -> bool {
-    String::from_utf8_lossy(start).contains("urn:brygga:pilot:")
+/// Which of our namespaces the start of an XML document declares.
+fn sniff_pilot_namespace(start: &[u8]) -> Option<DocumentKind> {
+    let text = String::from_utf8_lossy(start);
+    DocumentKind::ALL.into_iter().find(|k| text.contains(k.namespace()))
 }
 
 enum Content {
@@ -328,13 +333,13 @@ fn decode_content(doc: &Document, content: NodeId) -> Result<Content, Undecodabl
 // ---------------------------------------------------------------------------
 
 /// BV invariant problems for a document's field issues (errors only).
-pub fn invariant_problems(path: &str, kind: Option<DocumentKind>, issues: &[FieldIssue]) -> Vec<Problem> {
-    let what = kind.map(|k| k.as_str()).unwrap_or("pilot document");
+pub fn invariant_problems(path: &str, kind: DocumentKind, issues: &[FieldIssue]) -> Vec<Problem> {
+    let what = kind.as_str();
     issues
         .iter()
         .filter(|i| i.is_error())
         .take(MAX_PROBLEMS)
-        .map(|i| Problem::bv(DetailCode::Invariant, path, format!("{what} {}: {}", i.pointer, i.text)))
+        .map(|i| Problem::bv(DetailCode::Invariant, path, format!("{what} {}", i.text)))
         .collect()
 }
 
@@ -352,7 +357,7 @@ pub fn check_against_header(document: &PilotDocument, header: &MessageHeader) ->
     differs(
         "/sender/functionalAddress",
         "the SDK message's sender functional address",
-        Some(common.sender.functional_address()) == header.sender_functional_address(),
+        Some(common.sender.functional_address.as_str()) == header.sender_functional_address(),
     );
     differs(
         "/recipient/organisation",
@@ -362,7 +367,7 @@ pub fn check_against_header(document: &PilotDocument, header: &MessageHeader) ->
     differs(
         "/recipient/functionalAddress",
         "the SDK message's recipient functional address",
-        common.recipient.functional_address() == header.recipient_functional_address(),
+        common.recipient.functional_address == header.recipient_functional_address(),
     );
     issues
 }

@@ -27,11 +27,24 @@ pub struct DevOrg {
     pub name: String,
     pub org_id: String,
     pub functional_address: String,
+    /// Made up from the org id when not given.
+    pub organisation_number: Option<String>,
 }
 
 impl DevOrg {
     pub fn new(name: &str, org_id: &str, functional_address: &str) -> Self {
-        Self { name: name.to_owned(), org_id: org_id.to_owned(), functional_address: functional_address.to_owned() }
+        Self {
+            name: name.to_owned(),
+            org_id: org_id.to_owned(),
+            functional_address: functional_address.to_owned(),
+            organisation_number: None,
+        }
+    }
+
+    /// The organisation's real number (10 digits) instead of a made-up one.
+    pub fn with_organisation_number(mut self, number: &str) -> Self {
+        self.organisation_number = Some(number.to_owned());
+        self
     }
 }
 
@@ -176,7 +189,7 @@ pub fn init_org(dir: &Path, ca_dir: &Path, org: &DevOrg) -> Result<DevInit, Node
     let made = dev_node::init(&DevNodeOptions {
         organisation_name: org.name.clone(),
         organisation_id: org.org_id.clone(),
-        organisation_number: None,
+        organisation_number: org.organisation_number.clone(),
         functional_addresses: vec![FunctionalAddress { id: org.functional_address.clone(), label: org.name.clone() }],
         access_point_id: None,
         out_dir: dir.join(&slug),

@@ -363,10 +363,13 @@ fn inbound_pilot(
     }
     let document = match first.checked {
         Ok(checked) => checked.document,
-        Err(issues) => return Ok(Err(conversations::invariant_problems(&first.path, None, &issues))),
+        Err(issues) => return Ok(Err(conversations::invariant_problems(&first.path, first.kind, &issues))),
     };
-    let kind = Some(document.kind());
-    let issues = conversations::check_against_header(&document, header);
+    let kind = document.kind();
+    let mut issues = conversations::check_against_header(&document, header);
+    if document.common().recipient.organisation_number.digits() != state.config.organisation.organisation_number {
+        issues.push(crate::pilot::FieldIssue::mismatch("/recipient/organisationNumber", "this organisation's number"));
+    }
     if !issues.is_empty() {
         return Ok(Err(conversations::invariant_problems(&first.path, kind, &issues)));
     }

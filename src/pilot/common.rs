@@ -4,7 +4,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::form::{choice, Obj, OutObj, OPT, REQ};
-use super::ids::{HsaId, OrgNumber};
+use super::ids::{HsaId, OrgId, OrgNumber};
 use super::issue::{IssueRule, Issues};
 
 /// The only schema version of the version-1 namespaces.
@@ -21,10 +21,12 @@ pub const MAX_CODE_CHARS: usize = 64;
 /// Most guardians, attachments and diagnosis codes in one document.
 pub const MAX_LIST_ENTRIES: usize = 20;
 
-/// An organisation and its functional address (the SDK mailbox).
+/// An organisation (its SDK id and its organisation number) and its
+/// functional address (the SDK mailbox).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Party {
-    pub organisation: OrgNumber,
+    pub organisation: OrgId,
+    pub organisation_number: OrgNumber,
     pub functional_address: String,
 }
 
@@ -66,21 +68,22 @@ impl Common {
 }
 
 impl Party {
+    /// The organisation's SDK participant id (`0203:` and its domain).
+    pub fn org_id(&self) -> &str {
+        self.organisation.as_str()
+    }
+
     fn read(obj: &mut Obj<'_>, issues: &mut Issues) -> Option<Self> {
-        let organisation = obj.id(
-            "organisation",
-            REQ,
-            "organisation id (0203: and organisation number)",
-            OrgNumber::parse_participant,
-            issues,
-        );
+        let organisation = obj.id("organisation", REQ, "organisation id (0203: and the organisation's domain)", OrgId::parse, issues);
+        let organisation_number = obj.id("organisationNumber", REQ, "organisation number", OrgNumber::parse_digits, issues);
         let functional_address = obj.text("functionalAddress", REQ, MAX_FUNCTIONAL_ADDRESS_CHARS, issues);
-        Some(Self { organisation: organisation?, functional_address: functional_address? })
+        Some(Self { organisation: organisation?, organisation_number: organisation_number?, functional_address: functional_address? })
     }
 
     fn write(&self) -> OutObj {
         let mut out = OutObj::default();
-        out.text("organisation", self.organisation.to_string());
+        out.text("organisation", self.organisation.as_str());
+        out.text("organisationNumber", self.organisation_number.digits());
         out.text("functionalAddress", &self.functional_address);
         out
     }

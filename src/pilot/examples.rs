@@ -13,7 +13,7 @@ use super::common::{Attachment, Common, Party, Urgency};
 use super::concern::{
     Child, Concern, ConcernAcknowledgement, ConcernFeedback, ConcernReport, Guardian, Investigation, Reporter,
 };
-use super::ids::{HsaId, Icd10Code, MunicipalityCode, OrgNumber};
+use super::ids::{HsaId, Icd10Code, MunicipalityCode, OrgId, OrgNumber};
 use super::referral::{
     Consent, ConsentGivenBy, Patient, Priority, Profession, Referral, ReferralGuardian, ReferralReason, Referrer,
 };
@@ -82,16 +82,24 @@ fn person(id: &str) -> PersonId {
     PersonId::parse(id).expect("example personnummer are valid")
 }
 
+fn party(id: &str, digits: &str, functional_address: &str) -> Party {
+    Party {
+        organisation: OrgId::parse(id).expect("example organisation ids are valid"),
+        organisation_number: org(digits),
+        functional_address: functional_address.to_owned(),
+    }
+}
+
 fn bup(functional_address: &str) -> Party {
-    Party { organisation: org(REGION_STOCKHOLM), functional_address: functional_address.to_owned() }
+    party("0203:bup.regionstockholm.se", REGION_STOCKHOLM, functional_address)
 }
 
 fn social_services() -> Party {
-    Party { organisation: org(SOLNA_STAD), functional_address: "socialtjanst.mottagning".to_owned() }
+    party("0203:socialtjanst.solna.se", SOLNA_STAD, "socialtjanst.mottagning")
 }
 
 fn school() -> Party {
-    Party { organisation: org(EXEMPELSKOLAN), functional_address: "elevhalsa".to_owned() }
+    party("0203:elevhalsa.exempelskolan.se", EXEMPELSKOLAN, "elevhalsa")
 }
 
 fn concern_report() -> ConcernReport {

@@ -679,7 +679,7 @@ fn write_element(out: &mut String, name: &str, value: &Out, depth: usize) {
 /// Escapes for element text or (with `attribute`) a double-quoted attribute;
 /// CR, and in attributes TAB and LF, as character references so that a
 /// parser gives back exactly the same text.
-fn escape(text: &str, attribute: bool) -> String {
+pub(crate) fn escape(text: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

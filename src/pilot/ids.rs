@@ -25,6 +25,33 @@ pub enum IdError {
     TooLong,
 }
 
+/// An SDK organisation id: `0203:` and the organisation's domain name
+/// (B1.3.3), as the SDK message's sender and recipient carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        if text.len() > 256 {
+            return Err(IdError::TooLong);
+        }
+        if !crate::sdk::message_rules::is_org_id(text) {
+            return Err(IdError::Malformed);
+        }
+        Ok(Self(text.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A Swedish organisation number, kept as its 10 digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgNumber(String);
@@ -63,10 +90,10 @@ impl OrgNumber {
     }
 }
 
-/// Shown in the participant form `0203:NNNNNNNNNN`.
+/// Shown as `NNNNNN-NNNN`.
 impl fmt::Display for OrgNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{ORG_ID_PREFIX}{}", self.0)
+        write!(f, "{}-{}", &self.0[..6], &self.0[6..])
     }
 }
 

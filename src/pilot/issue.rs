@@ -63,6 +63,22 @@ pub struct FieldIssue {
     pub severity: Severity,
 }
 
+impl FieldIssue {
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// A field that contradicts what carries the document (the SDK message).
+    pub fn mismatch(pointer: &str, what: &str) -> FieldIssue {
+        FieldIssue { pointer: pointer.to_owned(), rule: IssueRule::Mismatch, text: format!("{pointer}: differs from {what}"), severity: Severity::Error }
+    }
+
+    /// A document over the size a pilot document may have.
+    pub fn document_too_large(max_bytes: usize) -> FieldIssue {
+        FieldIssue { pointer: String::new(), rule: IssueRule::TooLong, text: format!("/: the document is larger than {max_bytes} bytes"), severity: Severity::Error }
+    }
+}
+
 /// Collects issues while a document is read.
 #[derive(Debug, Default)]
 pub(crate) struct Issues {

@@ -285,8 +285,8 @@ fn common(md: &mut Md, c: &Common) {
     md.field("Dokument-id / Document id", &c.document_id.hyphenated().to_string());
     md.field("Skapad / Created (UTC)", &when(&c.created));
     md.field("Konversation / Conversation", &c.conversation_id.hyphenated().to_string());
-    md.field("Avsändare / Sender", &format!("{} ({})", c.sender.organisation, c.sender.functional_address));
-    md.field("Mottagare / Recipient", &format!("{} ({})", c.recipient.organisation, c.recipient.functional_address));
+    md.field("Avsändare / Sender", &format!("{}, {} ({})", c.sender.organisation, c.sender.organisation_number, c.sender.functional_address));
+    md.field("Mottagare / Recipient", &format!("{}, {} ({})", c.recipient.organisation, c.recipient.organisation_number, c.recipient.functional_address));
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod issue;
 mod markdown;
 pub mod referral;
 pub mod reply;
+mod unchecked;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -34,6 +35,7 @@ pub use examples::example;
 pub use issue::{FieldIssue, IssueRule, Severity};
 pub use referral::Referral;
 pub use reply::{check_reply_against_referral, ReferralRef, ReferralReply, ReplyType};
+pub use unchecked::unchecked_xml;
 
 use crate::audit::PersonId;
 use form::{Obj, OutObj};
@@ -56,6 +58,12 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    /// Whether a document of this kind opens a conversation (the others
+    /// reply on one).
+    pub fn starts_conversation(self) -> bool {
+        matches!(self, DocumentKind::ConcernReport | DocumentKind::Referral)
+    }
+
     pub const ALL: [DocumentKind; 5] = [
         DocumentKind::ConcernReport,
         DocumentKind::ConcernAcknowledgement,
@@ -138,6 +146,19 @@ pub enum ReplyTarget {
     Document(Uuid),
     /// Referral reply: the referral id and version.
     Referral(ReferralRef),
+}
+
+impl ReplyTarget {
+    /// Whether `original` is the document this reply answers.
+    pub fn matches(&self, original: &PilotDocument) -> bool {
+        match (self, original) {
+            (ReplyTarget::Document(id), PilotDocument::ConcernReport(report)) => report.common.document_id == *id,
+            (ReplyTarget::Referral(r), PilotDocument::Referral(referral)) => {
+                referral.referral_id == r.referral_id && referral.version == r.version
+            }
+            _ => false,
+        }
+    }
 }
 
 impl PilotDocument {
@@ -225,13 +246,24 @@ impl PilotDocument {
         None
     }
 
-    fn out(&self) -> OutObj {
+    pub(crate) fn out(&self) -> OutObj {
         match self {
             Self::ConcernReport(d) => d.write(),
             Self::ConcernAcknowledgement(d) => d.write(),
             Self::ConcernFeedback(d) => d.write(),
             Self::Referral(d) => d.write(),
             Self::ReferralReply(d) => d.write(),
+        }
+    }
+
+    /// What the document says in one word, for threads and lists: the
+    /// urgency of a report, the outcome of feedback, the reply type.
+    pub fn outcome(&self) -> Option<&'static str> {
+        match self {
+            Self::ConcernReport(d) => Some(d.urgency.as_str()),
+            Self::ConcernFeedback(d) => Some(d.investigation.as_str()),
+            Self::ReferralReply(d) => Some(d.reply_type.as_str()),
+            Self::ConcernAcknowledgement(_) | Self::Referral(_) => None,
         }
     }
 
