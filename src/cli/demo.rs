@@ -345,6 +345,13 @@ fn document(kind: DocumentKind, from: (&str, &str), to: (&str, &str), patch: Val
     doc
 }
 
+/// The referral's patient: the child of the concern report (the demo
+/// follows one child through both pilots).
+fn same_child() -> Value {
+    let child = pilot::example(DocumentKind::ConcernReport).to_json()["child"].clone();
+    json!({ "patient": { "personId": child["personId"], "name": child["name"] } })
+}
+
 async fn run_pilots(net: &DevNetwork) -> Result<Checks, Failure> {
     let bup = CaseSystem::connect(net, BUP).await?;
     let social = CaseSystem::connect(net, SOCIAL).await?;
@@ -409,7 +416,7 @@ async fn concern_report(bup: &CaseSystem, social: &CaseSystem, checks: &mut Chec
 async fn referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Checks) -> Result<(), Failure> {
     println!("2. Referral (remiss), {} → {} (BUP En väg in)", school.name, bup.name);
     println!("   The school nurse refers the pupil to BUP, with the guardians' consent:");
-    let referral = document(DocumentKind::Referral, (SCHOOL, SCHOOL_FA), (BUP, BUP_FA), json!({}));
+    let referral = document(DocumentKind::Referral, (SCHOOL, SCHOOL_FA), (BUP, BUP_FA), same_child());
     let sent = school.send_and_follow(DocumentKind::Referral, &referral, checks, "ACCEPTED").await?;
     let message_id = sent["messageId"].as_str().unwrap_or_default();
     let conversation = sent["conversationId"].as_str().unwrap_or_default().to_owned();
@@ -465,7 +472,7 @@ async fn referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Checks) ->
 /// receiver rejects it with a receipt.
 async fn invalid_referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Checks) -> Result<(), Failure> {
     println!("3. An invalid referral: the consent does not cover BUP's reply");
-    let mut referral = document(DocumentKind::Referral, (SCHOOL, SCHOOL_FA), (BUP, BUP_FA), json!({}));
+    let mut referral = document(DocumentKind::Referral, (SCHOOL, SCHOOL_FA), (BUP, BUP_FA), same_child());
     referral["consent"]["coversReply"] = json!(false);
     let path = format!("{}/{}", crate::api::pilot::BASE, crate::api::pilot::collection(DocumentKind::Referral));
     let (status, problem) = school.post(&path, &referral).await?;
