@@ -264,3 +264,80 @@ async fn attachments_over_the_message_limit_are_refused() {
     assert!(std::fs::read_dir(net.node(BUP).state.config.data_dir.join("spool")).unwrap().next().is_none(), "spool not empty");
     net.stop().await.unwrap();
 }
+
+/// An 80 MiB upload through a `brygga serve` process: the sender's peak RSS
+/// stays below 0.6 × the attachment, and rises by less than a quarter of it
+/// (inline, the create request alone holds the base64 JSON, the decoded
+/// bytes and the XML at once); the receiver gets the same bytes. 80 MiB and
+/// not less: a test build's node starts at about 36 MiB.
+#[test]
+fn a_large_upload_is_sent_with_bounded_memory() {
+    use support::processes::{free_ports, init_node, participants_file, peak_rss_bytes, start_node, start_smp, tail, Children};
+    const SIZE: usize = 80 * MIB;
+    const LIMITS: &str = "[limits]\nmax_sdk_message_bytes = 125829120\nmax_as4_message_bytes = 209715200\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let ports = free_ports(5);
+    let sender = init_node("bup", root, BUP, BUP_FA, ports[0], ports[1], ports[4]);
+    let receiver = init_node("soc", root, SOC, SOC_FA, ports[2], ports[3], ports[4]);
+    sender.append_config(LIMITS);
+    receiver.append_config(LIMITS);
+    let bup_clients = [Client { id: "case-system", secret: SECRET, scopes: ALL_SCOPES, functional_addresses: &[BUP_FA] }];
+    let soc_clients = [Client { id: "soc-system", secret: SECRET, scopes: ALL_SCOPES, functional_addresses: &[SOC_FA] }];
+    append_config(&sender.config, &api_section(&bup_clients, ""));
+    append_config(&receiver.config, &api_section(&soc_clients, ""));
+    let children = Children::default();
+    let participants = participants_file(root, &[(BUP, &sender), (SOC, &receiver)]);
+    let smp = start_smp(&children, root, &participants, ports[4]);
+    // Over TLS: the health probe of start_node speaks plain HTTP, so wait
+    // for the port instead.
+    let spawn = |node: &support::processes::NodeDir| {
+        let pid = children.spawn(node.name, node.command(), &node.log);
+        support::processes::wait_for_port(node.api, node.name, &node.log);
+        support::processes::wait_for_port(node.as4, node.name, &node.log);
+        support::processes::brygga_pid(pid).expect("brygga runs")
+    };
+    let _ = start_node;
+    let _receiver_pid = spawn(&receiver);
+    let sender_pid = spawn(&sender);
+    let at_start = peak_rss_bytes(sender_pid);
+    let ca = brygga::node::devnet::load_config(&sender.config, smp).unwrap().trust.tls_ca;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let api = ApiClient::new(sender.api.port(), &ca);
+        let token = api.token("case-system", SECRET).await;
+        let bytes = pdf(SIZE, 4);
+        let digest = sha256(&bytes);
+        let a = upload(&api, &token, bytes, "application/pdf", &[], "?fileName=stor.pdf").await;
+        assert_eq!(a.status, 201, "{}\n{}", a.text, tail(&sender.log, 20));
+        assert_eq!(a.body["sha256"], digest);
+        let id = a.body["attachmentId"].as_str().unwrap().to_owned();
+        let created = api.post(&token, &body_with_file(BUP_FA, json!({ "attachmentId": id })), &[]).await;
+        assert_eq!(created.status, 201, "{}\n{}", created.text, tail(&sender.log, 20));
+        let message_id = created.body["data"]["attributes"]["messageId"].as_str().unwrap().to_owned();
+
+        // The receiver's inbox (its local API) has the message; DIGG's API
+        // there reads messages whole and is not what is measured here.
+        let soc = ApiClient::new(receiver.api.port(), &ca);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let xml = loop {
+            let r = soc.http.get(format!("{}/local/v1/inbox/{SOC_FA}/{message_id}", soc.base)).send().await.unwrap();
+            if r.status() == 200 {
+                break r.bytes().await.unwrap();
+            }
+            children.check_alive(receiver.name, &receiver.log);
+            assert!(Instant::now() < deadline, "not delivered: {}\n{}", tail(&sender.log, 20), tail(&receiver.log, 20));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let start = xml.windows(9).position(|w| w == b":content>").expect("a content element") + 9;
+        let len = xml[start..].iter().position(|&b| b == b'<').expect("the content element ends");
+        let content = base64::engine::general_purpose::STANDARD.decode(&xml[start..start + len]).unwrap();
+        assert!(sha256(&content) == digest, "the receiver's attachment differs");
+    });
+    let peak = peak_rss_bytes(sender_pid);
+    eprintln!("sender peak RSS: {} MiB at start, {} MiB after a {} MiB attachment", at_start / MIB as u64, peak / MIB as u64, SIZE / MIB);
+    assert!((peak as f64) < 0.6 * SIZE as f64, "sender peak RSS {peak} is not below 0.6 × the attachment ({SIZE})");
+    assert!(((peak - at_start) as f64) < 0.25 * SIZE as f64, "sender peak RSS rose by {} for an attachment of {SIZE}", peak - at_start);
+    assert!(std::fs::read_dir(sender.dir.join("data/spool")).unwrap().next().is_none(), "sender spool not empty");
+}
