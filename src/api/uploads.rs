@@ -294,7 +294,8 @@ impl Uploads {
 /// A file name the message can carry: 1 to 255 characters, no control
 /// characters, no path.
 pub fn check_file_name(name: &str) -> Result<(), &'static str> {
-    if name.trim().is_empty() {
+    // XML's white space: what the message rules count as empty.
+    if name.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
         return Err("the file name is empty");
     }
     if name.chars().count() > FILE_NAME_MAX_CHARS {
@@ -442,10 +443,15 @@ pub async fn upload(State(api): State<Arc<Api>>, headers: HeaderMap, RawQuery(qu
             None
         }
     };
-    let from_query = super::token::form_urlencoded_pairs(query.as_deref().unwrap_or("").as_bytes())
-        .into_iter()
-        .find(|(k, _)| k == "fileName")
-        .map(|(_, v)| v);
+    let mut from_query = None;
+    for (k, v) in super::token::form_urlencoded_pairs(query.as_deref().unwrap_or("").as_bytes()) {
+        if k == "fileName" && from_query.is_none() {
+            from_query = Some(v);
+        } else {
+            let at = if k == "fileName" { "query:fileName".to_owned() } else { "query".to_owned() };
+            issues.push(Issue::at(at, "Invalid value", "the only parameter is fileName, once"));
+        }
+    }
     let from_header = match headers.get(header::CONTENT_DISPOSITION).map(|v| v.to_str()) {
         None => Ok(None),
         Some(Ok(v)) => disposition_file_name(v),
