@@ -30,6 +30,7 @@
 //! Reading a message does not change its API status (the node notes the
 //! first read for itself).
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -47,6 +48,7 @@ use super::problem::{ApiProblem, Issue};
 use super::records::{SentRecord, Tombstone};
 use super::scope::Scope;
 use super::token::form_urlencoded_pairs;
+use super::uploads::Claim;
 use super::Api;
 use crate::audit::{Action, NewEntry, Outcome};
 use crate::directory::DirectoryError;
@@ -54,6 +56,7 @@ use crate::node::outbox::{InboxEntry, InboxState, OutboxEntry, OutboxState};
 use crate::node::runtime::SubmitError;
 use crate::node::store::StoreError;
 use crate::sdk::message::{MessageHeader, SdkMessage};
+use crate::spool::{Blob, TooLarge};
 
 /// `meta.version` (the schema's `versionDef` enum).
 pub const VERSION: &str = "sdk api 1.0.0";
@@ -324,7 +327,10 @@ fn inbound_header(api: &Api, entry: &InboxEntry) -> Result<Option<Value>, String
 /// The whole message.
 fn load_message(api: &Api, found: &Found) -> Result<Option<SdkMessage>, String> {
     let bytes = match found {
-        Found::Outbound { entry, .. } => api.records.sent_xml(entry.id()).map_err(|e| e.to_string())?,
+        Found::Outbound { entry, .. } => match api.records.sent_xml(entry.id()).map_err(|e| e.to_string())? {
+            Some(blob) => Some(blob.to_vec(max_read(api)).map_err(|e| e.to_string())?),
+            None => None,
+        },
         Found::Inbound { entry, .. } => match api.node.store.load_inbound_payload(entry.functional_address(), entry.message_id()) {
             Ok(Some(p)) => Some(p.to_vec(max_read(api)).map_err(|e| e.to_string())?),
             Ok(None) => None,
@@ -543,13 +549,13 @@ fn create_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, body: 
 /// time) at most once per key and body: a repeated request gets the first
 /// answer again, another body under the same key 422, a concurrent one 409.
 /// Runs on a blocking thread.
-pub(super) fn idempotent(
-    api: &Api,
+pub(super) fn idempotent<'a>(
+    api: &'a Api,
     headers: &HeaderMap,
     principal: &Principal,
     body: &Value,
     key: Option<String>,
-    create: impl FnOnce(&str, bool, OffsetDateTime) -> Result<StoredAnswer, Response>,
+    create: impl FnOnce(&str, bool, OffsetDateTime) -> Result<(StoredAnswer, Option<Claim<'a>>), Response>,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let fresh_id = uuid::Uuid::new_v4().to_string();
@@ -580,7 +586,7 @@ pub(super) fn idempotent(
     let outcome = create(&message_id, resuming, now);
     if let Some(k) = &key {
         match &outcome {
-            Ok(answer) => {
+            Ok((answer, _)) => {
                 if let Err(e) = api.idempotency.complete(&principal.client_id, k, answer.clone()) {
                     tracing::error!(error = %e, "idempotency answer not stored");
                 }
@@ -589,7 +595,18 @@ pub(super) fn idempotent(
         }
     }
     match outcome {
-        Ok(answer) => replay(answer),
+        Ok((answer, claim)) => {
+            // Used: the uploads go once the answer is kept (a replay does
+            // not need them).
+            if let Some(claim) = claim {
+                for id in claim.ids() {
+                    if let Err(e) = api.uploads.remove(id) {
+                        tracing::warn!(error = %e, "a used attachment upload was not removed; it expires");
+                    }
+                }
+            }
+            replay(answer)
+        }
         Err(response) => response,
     }
 }
@@ -633,29 +650,37 @@ fn replay(answer: StoredAnswer) -> Response {
 
 // A refusal is a finished response, built once per request.
 #[allow(clippy::result_large_err)]
-fn create_message(
-    api: &Api,
+fn create_message<'a>(
+    api: &'a Api,
     headers: &HeaderMap,
     principal: &Principal,
     value: &Value,
     message_id: &str,
     resuming: bool,
     now: OffsetDateTime,
-) -> Result<StoredAnswer, Response> {
+) -> Result<(StoredAnswer, Option<Claim<'a>>), Response> {
     let config = &api.node.config;
     let default_sender = match principal.functional_addresses.as_slice() {
         [only] => Some(only.as_str()),
         _ => None,
     };
     let bad = |issues: Vec<Issue>| ApiProblem::bad_request(issues).respond(headers);
-    let request = json::read_create(value, message_id, now, default_sender, Some(&config.organisation.name)).map_err(bad)?;
+    let lookup = |id: &str| match api.uploads.get(&principal.client_id, id, now) {
+        Ok(upload) => upload.map(|u| json::UploadInfo { content_type: u.content_type, file_name: u.file_name }),
+        Err(e) => {
+            tracing::error!(error = %e, "attachment upload record unreadable");
+            None
+        }
+    };
+    let request =
+        json::read_create(value, message_id, now, default_sender, Some(&config.organisation.name), &lookup).map_err(bad)?;
     let resource_id = request.resource_id.clone();
-    let sent = send_message(api, headers, principal, request.message, resource_id.clone(), resuming, now, None)?;
+    let (sent, claim) = send_message(api, headers, principal, request.message, &request.uploads, resource_id.clone(), resuming, now, None)?;
     let location = format!("{BASE}/{}", sent.message_id);
     let Value::Object(attributes) = sent.header else { return Err(internal(headers, "header is not an object")) };
     let resource_id = resource_id.unwrap_or_else(|| sent.message_id.clone());
     let data = item(&resource_id, attributes, outbound_status(&sent.entry), outbound_events(&sent.entry));
-    Ok(StoredAnswer { status: 201, location: Some(location.clone()), body: single(&location, data).to_string() })
+    Ok((StoredAnswer { status: 201, location: Some(location.clone()), body: single(&location, data).to_string() }, claim))
 }
 
 /// A message [`send_message`] put in the outbox.
@@ -669,19 +694,23 @@ pub(super) struct Sent {
 /// Sends `message` for `principal`: the sender must be this organisation
 /// and one of the client's functional addresses; the message is recorded
 /// for the API (so it can be listed and read back) and submitted to the
-/// outbox. Shared by every create endpoint. Runs on a blocking thread.
+/// outbox, with the content of `uploads` streamed in where the message
+/// holds their placeholders. Shared by every create endpoint. Runs on a
+/// blocking thread. The claim on the uploads is released by the caller
+/// once its answer is kept.
 // A refusal is a finished response, built once per request.
 #[allow(clippy::result_large_err, clippy::too_many_arguments)]
-pub(super) fn send_message(
-    api: &Api,
+pub(super) fn send_message<'a>(
+    api: &'a Api,
     headers: &HeaderMap,
     principal: &Principal,
     mut message: SdkMessage,
+    uploads: &[json::UploadedFile],
     resource_id: Option<String>,
     resuming: bool,
     now: OffsetDateTime,
     audit_detail: Option<&str>,
-) -> Result<Sent, Response> {
+) -> Result<(Sent, Option<Claim<'a>>), Response> {
     let config = &api.node.config;
     let bad = |issues: Vec<Issue>| ApiProblem::bad_request(issues).respond(headers);
     let header = &message.header;
@@ -725,7 +754,21 @@ pub(super) fn send_message(
         created_at: now.unix_timestamp(),
         header: header_value.clone(),
     };
-    let xml = message.to_xml();
+    let (xml, claim) = if uploads.is_empty() {
+        (Blob::from(message.to_xml()), None)
+    } else {
+        let ids: Vec<String> = uploads.iter().map(|u| u.attachment_id.clone()).collect();
+        let Some(claim) = api.uploads.claim(&ids) else {
+            return Err(ApiProblem::new(StatusCode::CONFLICT, "attachmentInUse", "another create request is using one of these attachments")
+                .respond(headers));
+        };
+        let xml = write_with_uploads(api, &message, uploads).map_err(|e| match e {
+            BuildError::Invalid(issues) => bad(issues),
+            BuildError::Internal(e) => internal(headers, e),
+        })?;
+        (xml, Some(claim))
+    };
+    drop(message);
     // The record first: no message in the outbox without it.
     api.records.put_sent(&message_id, &record, &xml).map_err(|e| internal(headers, e))?;
     let runtime = tokio::runtime::Handle::current();
@@ -735,15 +778,80 @@ pub(super) fn send_message(
         Err(SubmitError::AlreadySubmitted(entry)) if resuming => *entry,
         Err(e) => {
             let _ = api.records.remove_sent(&message_id);
-            return Err(submit_error(headers, e));
+            return Err(submit_error(headers, e, uploads));
         }
     };
-    Ok(Sent { message_id, entry, header: header_value })
+    Ok((Sent { message_id, entry, header: header_value }, claim))
 }
 
-fn submit_error(headers: &HeaderMap, e: SubmitError) -> Response {
+/// Why the message of a request naming uploads could not be written.
+enum BuildError {
+    Invalid(Vec<Issue>),
+    Internal(String),
+}
+
+/// The message XML with each upload's base64 streamed from its file into
+/// the spool, under `limits.max_sdk_message_bytes`: the message is
+/// serialised with each upload's placeholder (see [`json::UploadedFile`]),
+/// and written as the text around the placeholders with the uploads'
+/// base64 in their place. Never more than a buffer of an upload is in
+/// memory.
+fn write_with_uploads(api: &Api, message: &SdkMessage, uploads: &[json::UploadedFile]) -> Result<Blob, BuildError> {
+    let limit = api.node.config.limits.max_sdk_message_bytes as u64;
+    let skeleton = message.to_xml();
+    let find = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).position(|w| w == needle);
+    let mut writer = api.node.spool.writer(limit);
+    let mut rest: &[u8] = &skeleton;
+    for upload in uploads {
+        let needle = upload.placeholder.as_bytes();
+        let count = skeleton.windows(needle.len()).filter(|w| *w == needle).count();
+        let Some(at) = find(rest, needle).filter(|_| count == 1) else {
+            return Err(BuildError::Internal(format!("placeholder of an upload found {count} times")));
+        };
+        let content = match api.uploads.content(&upload.attachment_id) {
+            Ok(blob) => blob,
+            Err(super::uploads::UploadError::File(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BuildError::Invalid(vec![Issue::at(
+                    format!("{}/attachmentId", upload.pointer),
+                    "BV not-found",
+                    "no upload with this attachmentId (unknown, expired or used)",
+                )]));
+            }
+            Err(e) => return Err(BuildError::Internal(e.to_string())),
+        };
+        let written = (|| -> std::io::Result<()> {
+            writer.write_all(&rest[..at])?;
+            let mut encoder = crate::xmlsec::stream::base64_text_encoder(&mut writer);
+            std::io::copy(&mut content.reader()?, &mut encoder)?;
+            encoder.finish()?;
+            Ok(())
+        })();
+        written.map_err(|e| too_large_or(e, limit))?;
+        rest = &rest[at + needle.len()..];
+    }
+    writer.write_all(rest).map_err(|e| too_large_or(e, limit))?;
+    writer.finish().map_err(|e| BuildError::Internal(e.to_string()))
+}
+
+/// A message over the size limit is BV too-long, as the submit path says
+/// for an inline one.
+fn too_large_or(e: std::io::Error, limit: u64) -> BuildError {
+    if TooLarge::is(&e) {
+        let problem = crate::sdk::Problem::bv(crate::sdk::DetailCode::TooLong, "NA", crate::sdk::message_rules::TOO_LARGE_TEXT);
+        let mut issue = json::rule_issue(&problem);
+        issue.location = Some("/data/attributes/digitalDocument".into());
+        issue.detail = Some(format!("{} (the message would be over {limit} bytes with its attachments in base64)", problem.text));
+        BuildError::Invalid(vec![issue])
+    } else {
+        BuildError::Internal(e.to_string())
+    }
+}
+
+fn submit_error(headers: &HeaderMap, e: SubmitError, uploads: &[json::UploadedFile]) -> Response {
     match e {
-        SubmitError::Invalid(v) => ApiProblem::bad_request(v.problems.iter().map(json::rule_issue).collect()).respond(headers),
+        SubmitError::Invalid(v) => {
+            ApiProblem::bad_request(json::upload_issues(v.problems.iter().map(json::rule_issue).collect(), uploads)).respond(headers)
+        }
         SubmitError::NotOurAddress(a) => ApiProblem::bad_request(vec![Issue::at(
             "/data/attributes/senderAttention/subOrganization/extension",
             "BV not-found",

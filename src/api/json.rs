@@ -12,6 +12,12 @@
 //! | `senderAttention`, `recipientAttention` | `sender/attention`, `recipient/attention`: `subOrganization` `{root, extension, label}`, `attentionPerson[]` = `person{personId, label}`, `referenceId[]` = `reference{referenceId, label}` |
 //! | `digitalDocument[]` | `messageBody/documents`: `documentId`, `documentName`, `index`, `contentTextBody[]` = `ContentText/characterSequence`, `contentFiles[]` `{fileName, contentType, content}` (base64) |
 //!
+//! In a create request a content file may name an upload (`attachmentId`,
+//! see [`super::uploads`]) instead of carrying `content`; `fileName` and
+//! `contentType` then default to the upload's. The message read has a
+//! short unique placeholder as that file's content, and
+//! [`CreateRequest::uploads`] says where the upload's bytes go.
+//!
 //! On output, a value the message leaves out but the schema requires
 //! (`label`; a person's `label` or id) is written as an empty string.
 
@@ -148,6 +154,49 @@ pub struct CreateRequest {
     pub resource_id: Option<String>,
     /// The sender functional address the request named, if it named one.
     pub sender_functional_address: Option<String>,
+    /// Content files that name an upload, in document order.
+    pub uploads: Vec<UploadedFile>,
+}
+
+/// What a create request may know of an upload of its client.
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    pub content_type: String,
+    pub file_name: Option<String>,
+}
+
+/// A content file whose content is an upload.
+#[derive(Debug, Clone)]
+pub struct UploadedFile {
+    pub attachment_id: String,
+    /// The base64 text standing for the content in the message as read:
+    /// unique to this request, so it occurs once in the serialised message.
+    pub placeholder: String,
+    /// `/data/attributes/digitalDocument/{i}/contentFiles/{j}`.
+    pub pointer: String,
+}
+
+/// Looks up an upload of the requesting client by `attachmentId`.
+pub type UploadLookup<'a> = &'a dyn Fn(&str) -> Option<UploadInfo>;
+
+/// Puts a problem with an upload's placeholder content where the request
+/// named the upload: `…/attachmentId`, not `…/content`.
+pub fn upload_issues(mut issues: Vec<Issue>, uploads: &[UploadedFile]) -> Vec<Issue> {
+    for issue in &mut issues {
+        if let Some(u) = uploads.iter().find(|u| issue.location.as_deref() == Some(&format!("{}/content", u.pointer))) {
+            issue.location = Some(format!("{}/attachmentId", u.pointer));
+        }
+    }
+    issues
+}
+
+/// A placeholder: a fixed prefix (so it never looks like an executable to
+/// the content rules) and 16 random bytes; its base64 is 40 characters of
+/// the base64 alphabet, which XML writes as they are.
+fn placeholder() -> Vec<u8> {
+    let mut bytes = b"brygga-upload:".to_vec();
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes
 }
 
 /// Reads the body of `POST /sdk/messages`. `message_id` is used when the
@@ -159,8 +208,9 @@ pub fn read_create(
     now: OffsetDateTime,
     default_sender_address: Option<&str>,
     sender_label: Option<&str>,
+    uploads: UploadLookup<'_>,
 ) -> Result<CreateRequest, Vec<Issue>> {
-    let mut r = Reader { issues: Vec::new() };
+    let mut r = Reader { issues: Vec::new(), lookup: uploads, uploads: Vec::new() };
     let Some(root) = r.object(Some(body), "", true) else { return Err(r.issues) };
     let Some(data) = r.object(root.get("data"), "/data", true) else { return Err(r.issues) };
     if let Some(t) = r.string(data, "type", "/data", false) {
@@ -278,9 +328,9 @@ pub fn read_create(
     let (doc, root) = message.to_document();
     let validation = crate::sdk::message_rules::check(&doc, root, None);
     if !validation.is_accepted() {
-        return Err(validation.problems.iter().map(rule_issue).collect());
+        return Err(upload_issues(validation.problems.iter().map(rule_issue).collect(), &r.uploads));
     }
-    Ok(CreateRequest { message, resource_id: id, sender_functional_address })
+    Ok(CreateRequest { message, resource_id: id, sender_functional_address, uploads: r.uploads })
 }
 
 /// An issue for a problem SDK's rules found, located in the request.
@@ -347,8 +397,10 @@ pub fn json_pointer(xpath: &str) -> String {
     }
 }
 
-struct Reader {
+struct Reader<'a> {
     issues: Vec<Issue>,
+    lookup: UploadLookup<'a>,
+    uploads: Vec<UploadedFile>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -362,7 +414,7 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-impl Reader {
+impl Reader<'_> {
     fn issue(&mut self, at: &str, title: &str, detail: impl Into<String>) {
         self.issues.push(Issue::at(at, title, detail));
     }
@@ -516,6 +568,42 @@ impl Reader {
         })
     }
 
+    /// `None` for a content file with `content`; the upload for one with
+    /// `attachmentId` (`Err` once the issue is noted). Exactly one of the two.
+    #[allow(clippy::result_unit_err)]
+    fn upload_of(&mut self, fm: &Map<String, Value>, file_at: &str) -> Option<Result<(String, UploadInfo), ()>> {
+        match (fm.get("content"), fm.get("attachmentId")) {
+            (Some(_), Some(_)) => {
+                self.issue(file_at, "Invalid value", "give either content or attachmentId, not both");
+                Some(Err(()))
+            }
+            (None, None) => {
+                self.issue(&format!("{file_at}/content"), "Missing", "content (base64) or attachmentId (an upload) is required");
+                Some(Err(()))
+            }
+            (Some(_), None) => None,
+            (None, Some(_)) => {
+                let at = format!("{file_at}/attachmentId");
+                let Some(text) = self.string(fm, "attachmentId", file_at, true) else { return Some(Err(())) };
+                let Some(id) = super::uploads::parse_id(&text) else {
+                    self.issue(&at, "Invalid value", "attachmentId must be the id of an upload (a UUID)");
+                    return Some(Err(()));
+                };
+                if self.uploads.iter().any(|u| u.attachment_id == id) {
+                    self.issue(&at, "Invalid value", "an upload can be used once per message");
+                    return Some(Err(()));
+                }
+                match (self.lookup)(&id) {
+                    Some(info) => Some(Ok((id, info))),
+                    None => {
+                        self.issue(&at, "BV not-found", "no upload with this attachmentId (unknown, expired or used)");
+                        Some(Err(()))
+                    }
+                }
+            }
+        }
+    }
+
     fn documents(&mut self, v: Option<&Value>, at: &str) -> Option<Vec<DigitalDocument>> {
         if v.is_none() {
             self.issue(at, "Missing", "a message carries at least one document (text or attachment)");
@@ -546,15 +634,38 @@ impl Reader {
             for (j, f) in self.array(m.get("contentFiles"), &files_at).iter().enumerate() {
                 let file_at = format!("{files_at}/{j}");
                 let Some(fm) = self.object(Some(f), &file_at, true) else { continue };
-                let file_name = self.string(fm, "fileName", &file_at, true);
-                let content_type = self.string(fm, "contentType", &file_at, true);
-                let content = self.string(fm, "content", &file_at, true).and_then(|c| {
-                    let decoded = base64::engine::general_purpose::STANDARD.decode(c.as_bytes());
-                    if decoded.is_err() {
-                        self.issue(&format!("{file_at}/content"), "Invalid value", "content must be base64 (RFC 4648, with padding)");
+                let upload = self.upload_of(fm, &file_at);
+                // Required unless the upload gives them (or it could not be
+                // found, which is the issue then).
+                let (need_name, need_type) = match &upload {
+                    Some(Ok((_, info))) => (info.file_name.is_none(), false),
+                    _ if fm.contains_key("attachmentId") => (false, false),
+                    _ => (true, true),
+                };
+                let file_name = self.string(fm, "fileName", &file_at, need_name);
+                let content_type = self.string(fm, "contentType", &file_at, need_type);
+                let (file_name, content_type, content) = match upload {
+                    None => {
+                        let content = self.string(fm, "content", &file_at, false).and_then(|c| {
+                            let decoded = base64::engine::general_purpose::STANDARD.decode(c.as_bytes());
+                            if decoded.is_err() {
+                                self.issue(&format!("{file_at}/content"), "Invalid value", "content must be base64 (RFC 4648, with padding)");
+                            }
+                            decoded.ok()
+                        });
+                        (file_name, content_type, content)
                     }
-                    decoded.ok()
-                });
+                    Some(Err(())) => (file_name, content_type, None),
+                    Some(Ok((attachment_id, info))) => {
+                        let content = placeholder();
+                        self.uploads.push(UploadedFile {
+                            attachment_id,
+                            placeholder: base64::engine::general_purpose::STANDARD.encode(&content),
+                            pointer: file_at.clone(),
+                        });
+                        (file_name.or(info.file_name), content_type.or(Some(info.content_type)), Some(content))
+                    }
+                };
                 if let (Some(file_name), Some(content_type), Some(content)) = (file_name, content_type, content) {
                     content_files.push(ContentFile::new(file_name, content_type, content));
                 }
@@ -598,7 +709,7 @@ mod tests {
             "digitalDocument": [{"contentFiles": [{"fileName": "a", "contentType": "text/plain", "content": "!!"}]}],
             "messageStatus": "SENT", "events": {"status": 700}
         }}});
-        let issues = read_create(&body, "6f9c3cbe-1f0e-4b55-9b0b-2b0b0b0b0b0b", OffsetDateTime::now_utc(), Some("fa"), None).unwrap_err();
+        let issues = read_create(&body, "6f9c3cbe-1f0e-4b55-9b0b-2b0b0b0b0b0b", OffsetDateTime::now_utc(), Some("fa"), None, &|_| None).unwrap_err();
         let at: Vec<&str> = issues.iter().filter_map(|i| i.location.as_deref()).collect();
         for expected in [
             "/data/type",

@@ -10,6 +10,8 @@
 //! - [`auth`], [`scope`], [`secret`], [`token`]: the token endpoint
 //!   (`POST /oauth2/token`), JWT access tokens, scopes, client secrets.
 //! - [`idempotency`], [`records`]: what the API keeps in the node's store.
+//! - [`uploads`]: `POST /v1/brygga/attachments`, attachments uploaded as
+//!   raw bytes for a later create request to name by `attachmentId`.
 //! - [`openapi`]: `GET /v1/openapi.yaml`.
 //!
 //! Every refusal (401, 403, a message of another client asked for) is
@@ -27,6 +29,7 @@ pub mod records;
 pub mod scope;
 pub mod secret;
 pub mod token;
+pub mod uploads;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -53,6 +56,7 @@ pub struct Api {
     pub idempotency: Idempotency,
     pub records: Records,
     pub webhooks: Arc<webhook::Webhooks>,
+    pub uploads: Arc<uploads::Uploads>,
 }
 
 impl std::fmt::Debug for Api {
@@ -67,13 +71,15 @@ impl Api {
         let config = &node.config;
         let auth = Auth::new(&config.api, config.organisation.id.as_str(), &config.data_dir).map_err(NodeError::Other)?;
         let idempotency = Idempotency::new(node.store.api_tree("idempotency")?, config.api.idempotency_hours);
-        let records = Records::open(&node.store)?;
+        let records = Records::open(&node.store, config.data_dir.join("api").join("sent-xml"))?;
         let log = webhook::EventLog::open(&node.store)?;
         let webhooks = Arc::new(webhook::Webhooks::new(log, records.clone(), &config.api).map_err(NodeError::Other)?);
         if webhooks.any() {
             node.store.set_observer(webhooks.clone());
         }
-        Ok(Arc::new(Api { node: node.clone(), auth, idempotency, records, webhooks }))
+        let uploads = uploads::Uploads::open(config.data_dir.join("uploads"), node.store.api_tree("uploads")?, config.api.upload_hours)
+            .map_err(|e| NodeError::Other(format!("attachment uploads: {e}")))?;
+        Ok(Arc::new(Api { node: node.clone(), auth, idempotency, records, webhooks, uploads: Arc::new(uploads) }))
     }
 
     /// Writes a refusal to the audit log. Identifiers that the log would
@@ -167,6 +173,9 @@ pub fn router(node: Shared, api: Arc<Api>) -> Router {
         .route("/v1/sdk/messages", post(digg::create).get(digg::list))
         .route("/v1/sdk/messages/{messageId}", get(digg::get_by_id).delete(digg::delete))
         .layer(DefaultBodyLimit::max(max_json))
+        // Streamed to the spool under limits.max_sdk_message_bytes.
+        .route(uploads::BASE, post(uploads::upload))
+        .route("/v1/brygga/attachments/{attachmentId}", get(uploads::get_upload).delete(uploads::delete_upload))
         .route("/v1/brygga/pilot/documents", get(pilot::list))
         .route("/v1/brygga/pilot/documents/{messageId}", get(pilot::get_document))
         .route("/v1/brygga/pilot/conversations/{conversationId}", get(pilot::thread))

@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use super::auth::Principal;
 use super::digg::{self, blocking, internal, send_message};
 use super::idempotency::StoredAnswer;
+use super::uploads::Claim;
 use super::problem::{ApiProblem, Issue};
 use super::scope::Scope;
 use super::token::form_urlencoded_pairs;
@@ -125,7 +126,7 @@ fn submit_document(
     message_id: &str,
     resuming: bool,
     now: OffsetDateTime,
-) -> Result<StoredAnswer, Response> {
+) -> Result<(StoredAnswer, Option<Claim<'static>>), Response> {
     let bad = |issues: Vec<Issue>| ApiProblem::bad_request(issues).respond(headers);
     let checked = PilotDocument::from_json(kind, &with_defaults(api, principal, kind, value, now))
         .map_err(|issues| bad(issues.iter().map(issue_of).collect()))?;
@@ -175,8 +176,8 @@ fn submit_document(
     // leaves without it.
     conversations.record(&entry).map_err(|e| internal(headers, e))?;
     let detail = format!("pilot document sent: {}", entry.kind);
-    let sent = match send_message(api, headers, principal, message, None, resuming, now, Some(&detail)) {
-        Ok(sent) => sent,
+    let sent = match send_message(api, headers, principal, message, &[], None, resuming, now, Some(&detail)) {
+        Ok((sent, _no_uploads)) => sent,
         Err(response) => {
             let _ = conversations.forget(&entry.message_id);
             return Err(response);
@@ -193,7 +194,7 @@ fn submit_document(
         "warnings": issues_json(&checked.warnings),
         "links": { "self": location, "thread": format!("{BASE}/conversations/{}", entry.conversation_id), "message": format!("{}/{}", digg::BASE, sent.message_id) },
     });
-    Ok(StoredAnswer { status: 201, location: Some(location), body: body.to_string() })
+    Ok((StoredAnswer { status: 201, location: Some(location), body: body.to_string() }, None))
 }
 
 /// The SDK message that carries `document`: its Markdown for any SDK

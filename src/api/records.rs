@@ -4,7 +4,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `api/sent` | messageId | [`SentRecord`]: who created it, for which address, the header as JSON |
-//! | `api/sent-xml` | messageId | the SDK message as sent (the outbox keeps only the sealed envelope) |
+//! | `api/sent-xml` | messageId | the SDK message as sent (the outbox keeps only the sealed envelope), when it fits in memory; a larger one (built from uploads) is the file `<data_dir>/api/sent-xml/<messageId>` |
 //! | `api/inbound` | messageId | header of an incoming message as JSON, cached from its stored XML |
 //! | `api/deleted` | messageId | when a client deleted it, and who |
 //!
@@ -13,11 +13,14 @@
 //! record whose message never reached the outbox (a crash in between, a
 //! refused submission) is not shown, and is removed on failure.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sled::Tree;
 
 use crate::node::store::{Store, StoreError};
+use crate::spool::Blob;
 
 const RECORD_V1: u8 = 1;
 
@@ -52,6 +55,8 @@ pub struct Records {
     sent_xml: Tree,
     inbound: Tree,
     deleted: Tree,
+    /// Where sent messages too large for the tree are kept.
+    files: PathBuf,
 }
 
 impl std::fmt::Debug for Records {
@@ -75,8 +80,10 @@ fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, key: &str, bytes: &[
 }
 
 impl Records {
-    pub fn open(store: &Store) -> Result<Records, StoreError> {
+    /// `files`: where sent messages kept as files go (created when needed).
+    pub fn open(store: &Store, files: PathBuf) -> Result<Records, StoreError> {
         Ok(Records {
+            files,
             sent: store.api_tree("sent")?,
             sent_xml: store.api_tree("sent-xml")?,
             inbound: store.api_tree("inbound")?,
@@ -85,19 +92,46 @@ impl Records {
     }
 
     /// Records a message about to be submitted, durably.
-    pub fn put_sent(&self, message_id: &str, record: &SentRecord, xml: &[u8]) -> Result<(), StoreError> {
+    /// A message in memory goes into the tree; one on disk (the spool's)
+    /// is copied to a file, fsynced, so it is never whole in memory.
+    pub fn put_sent(&self, message_id: &str, record: &SentRecord, xml: &Blob) -> Result<(), StoreError> {
+        match xml.as_memory() {
+            Some(bytes) => {
+                self.sent_xml.insert(message_id, bytes)?;
+            }
+            None => {
+                let file = self.sent_file(message_id)?;
+                std::fs::create_dir_all(&self.files).map_err(|e| StoreError::Files(e.to_string()))?;
+                xml.persist(&file).map_err(|e| StoreError::Files(e.to_string()))?;
+            }
+        }
         self.sent.insert(message_id, encode(record)?)?;
-        self.sent_xml.insert(message_id, xml)?;
         self.sent.flush()?;
         Ok(())
+    }
+
+    /// The file of a sent message kept as one; message ids are UUIDs.
+    fn sent_file(&self, message_id: &str) -> Result<PathBuf, StoreError> {
+        if uuid::Uuid::try_parse(message_id).is_err() {
+            return Err(StoreError::InvalidKey { what: "message id", reason: "not a UUID" });
+        }
+        Ok(self.files.join(message_id))
     }
 
     pub fn sent(&self, message_id: &str) -> Result<Option<SentRecord>, StoreError> {
         self.sent.get(message_id)?.map(|v| decode("api/sent", message_id, &v)).transpose()
     }
 
-    pub fn sent_xml(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.sent_xml.get(message_id)?.map(|v| v.to_vec()))
+    pub fn sent_xml(&self, message_id: &str) -> Result<Option<Blob>, StoreError> {
+        if let Some(v) = self.sent_xml.get(message_id)? {
+            return Ok(Some(Blob::from(v.as_ref())));
+        }
+        let Ok(file) = self.sent_file(message_id) else { return Ok(None) };
+        match Blob::open_file(file) {
+            Ok(blob) => Ok(Some(blob)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Files(e.to_string())),
+        }
     }
 
     /// Every sent record, in message id order.
@@ -115,6 +149,9 @@ impl Records {
         self.sent.remove(message_id)?;
         self.sent_xml.remove(message_id)?;
         self.sent.flush()?;
+        if let Ok(file) = self.sent_file(message_id) {
+            let _ = std::fs::remove_file(file);
+        }
         Ok(())
     }
 

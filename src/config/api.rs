@@ -18,6 +18,8 @@ pub const TOKEN_LIFETIME_MAX_SECONDS: u64 = 30 * 60;
 const TOKEN_LIFETIME_DEFAULT_SECONDS: u64 = 15 * 60;
 const IDEMPOTENCY_DEFAULT_HOURS: u64 = 24;
 const IDEMPOTENCY_MAX_HOURS: u64 = 7 * 24;
+const UPLOAD_DEFAULT_HOURS: u64 = 24;
+const UPLOAD_MAX_HOURS: u64 = 7 * 24;
 
 /// `[api]`, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -27,6 +29,8 @@ pub struct ApiFile {
     pub token_lifetime_seconds: u64,
     /// How long an `Idempotency-Key` is remembered, hours: 1 to 168.
     pub idempotency_hours: u64,
+    /// How long an unused attachment upload is kept, hours: 1 to 168.
+    pub upload_hours: u64,
     /// Serve the API over TLS with this certificate and key.
     pub tls: Option<ApiTlsFile>,
     /// Clients of the node's token endpoint.
@@ -40,6 +44,7 @@ impl Default for ApiFile {
         Self {
             token_lifetime_seconds: TOKEN_LIFETIME_DEFAULT_SECONDS,
             idempotency_hours: IDEMPOTENCY_DEFAULT_HOURS,
+            upload_hours: UPLOAD_DEFAULT_HOURS,
             tls: None,
             clients: Vec::new(),
             external_issuer: None,
@@ -124,6 +129,7 @@ fn default_jwks_cache_seconds() -> u64 {
 pub struct ApiConfig {
     pub token_lifetime_seconds: u64,
     pub idempotency_hours: u64,
+    pub upload_hours: u64,
     pub tls: Option<ApiTls>,
     pub clients: Vec<ApiClient>,
     pub external_issuer: Option<ExternalIssuer>,
@@ -134,6 +140,7 @@ impl Default for ApiConfig {
         Self {
             token_lifetime_seconds: TOKEN_LIFETIME_DEFAULT_SECONDS,
             idempotency_hours: IDEMPOTENCY_DEFAULT_HOURS,
+            upload_hours: UPLOAD_DEFAULT_HOURS,
             tls: None,
             clients: Vec::new(),
             external_issuer: None,
@@ -225,6 +232,9 @@ impl Loader<'_> {
         if !(1..=IDEMPOTENCY_MAX_HOURS).contains(&raw.idempotency_hours) {
             return Err(self.invalid("api.idempotency_hours", format!("{} is outside 1..={IDEMPOTENCY_MAX_HOURS}", raw.idempotency_hours)));
         }
+        if !(1..=UPLOAD_MAX_HOURS).contains(&raw.upload_hours) {
+            return Err(self.invalid("api.upload_hours", format!("{} is outside 1..={UPLOAD_MAX_HOURS}", raw.upload_hours)));
+        }
         let tls = match &raw.tls {
             None => None,
             Some(t) => Some(self.load_api_tls(t)?),
@@ -279,6 +289,7 @@ impl Loader<'_> {
         Ok(ApiConfig {
             token_lifetime_seconds: raw.token_lifetime_seconds,
             idempotency_hours: raw.idempotency_hours,
+            upload_hours: raw.upload_hours,
             tls,
             clients,
             external_issuer,

@@ -80,6 +80,7 @@ pub async fn start(
     let run = async move {
         let worker = tokio::spawn(sender::run(run_state.clone(), stop_rx.clone()));
         let hooks = tokio::spawn(message_api.webhooks.clone().run(run_state.retry.clone(), stop_rx.clone()));
+        let uploads = tokio::spawn(message_api.uploads.clone().run(stop_rx.clone()));
         let as4 = {
             let mut stop = stop_rx.clone();
             tokio::spawn(serve_tls(as4_listener, tls, as4_router(run_state.clone()), limits, async move {
@@ -101,6 +102,7 @@ pub async fn start(
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = hooks.await;
+        let _ = uploads.await;
         let _ = as4.await;
         let _ = api.await;
         tracing::info!("node stopped");
