@@ -482,6 +482,10 @@ fn read_filter(raw: Option<&str>, by_id: bool) -> Result<Filter, Vec<Issue>> {
         match k.as_str() {
             "page[number]" => f.page = number(&format!("query:{k}"), v, &mut issues, usize::MAX).unwrap_or(1),
             "page[size]" => f.size = number(&format!("query:{k}"), v, &mut issues, PAGE_SIZE_MAX).unwrap_or(PAGE_SIZE_DEFAULT),
+            // Paging has exactly these two members.
+            other if other.starts_with("page[") || other == "page" => {
+                issues.push(Issue::at("query:page", "Unknown paging parameter", "paging is page[number] and page[size]"))
+            }
             _ => {}
         }
     }
@@ -1128,6 +1132,8 @@ mod tests {
         assert_eq!((f.page, f.size), (2, 5));
         let issues = read_filter(Some("filter=abc&filter[messageStatus]=NOPE&filter[colour]=red&page[size]=0"), false).unwrap_err();
         assert_eq!(issues.len(), 4, "{issues:?}");
+        let issues = read_filter(Some("page%5B%0D%5D=1&page[number]=1"), false).unwrap_err();
+        assert_eq!(issues[0].location.as_deref(), Some("query:page"), "{issues:?}");
         // DIGG's example value of the bare `filter` parameter.
         let f = read_filter(Some("filter=%3Ffilter%5BsenderAttention.subOrganization.extension%5D%3Dsdk%3Autkorg%3A0203%3Ainera.se&filter="), true).unwrap();
         assert_eq!(f.sender_address.as_deref(), Some("sdk:utkorg:0203:inera.se"));
