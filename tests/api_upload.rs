@@ -25,33 +25,8 @@ const MIB: usize = 1024 * 1024;
 
 /// PDF-like bytes: the PDF header, then deterministic pseudo-random bytes
 /// without `/` (so no PDF name, active content, can occur by chance).
-fn pdf(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(b"%PDF-1.4\n");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed;
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        for b in x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes() {
-            out.push(if b == b'/' { b'.' } else { b });
-        }
-    }
-    out.truncate(len);
-    out
-}
 
-fn sha256(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
 
-async fn read(response: reqwest::Response) -> Answer {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer { status, headers, body, text }
-}
 
 /// `POST /v1/brygga/attachments` with `bytes` and extra headers.
 async fn upload(api: &ApiClient, token: &str, bytes: Vec<u8>, content_type: &str, extra: &[(&str, &str)], query: &str) -> Answer {
@@ -64,7 +39,7 @@ async fn upload(api: &ApiClient, token: &str, bytes: Vec<u8>, content_type: &str
     for (k, v) in extra {
         request = request.header(*k, *v);
     }
-    read(request.send().await.unwrap()).await
+    ApiClient::read(request.send().await.unwrap()).await
 }
 
 /// A body of `left` bytes with no declared length (sent chunked).
@@ -145,12 +120,12 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
     let other = api.token("remisser", SECRET).await;
 
     // Upload: 201 with what the node keeps.
-    let bytes = pdf(3 * MIB + 17, 1);
+    let bytes = support::pseudo_pdf(3 * MIB + 17, 1);
     let a = upload(&api, &token, bytes.clone(), "application/pdf", &[("content-disposition", "attachment; filename=\"remiss.pdf\"")], "").await;
     assert_eq!(a.status, 201, "{}", a.text);
     let id = a.body["attachmentId"].as_str().unwrap().to_owned();
     assert_eq!(a.body["size"], bytes.len() as u64);
-    assert_eq!(a.body["sha256"], sha256(&bytes));
+    assert_eq!(a.body["sha256"], support::sha256_hex(&bytes));
     assert_eq!(a.body["contentType"], "application/pdf");
     assert_eq!(a.body["fileName"], "remiss.pdf");
     assert!(a.body["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{}", a.text);
@@ -183,7 +158,7 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
     assert!(a.status == 400 && issue_locations(&a).contains(&format!("{FILE_AT}/content")), "{}", a.text);
     let a = api.post(&token, &body_with_file(BUP_FA, json!({ "attachmentId": "../etc/passwd" })), &[]).await;
     assert!(a.status == 400 && issue_locations(&a).contains(&format!("{FILE_AT}/attachmentId")), "{}", a.text);
-    let a = read(api.http.post(format!("{}/v1/brygga/attachments", api.base)).bearer_auth(&token).body("x").send().await.unwrap()).await;
+    let a = ApiClient::read(api.http.post(format!("{}/v1/brygga/attachments", api.base)).bearer_auth(&token).body("x").send().await.unwrap()).await;
     assert!(a.status == 400 && a.text.contains("header:Content-Type"), "{}", a.text);
 
     // A declared length over the limit: 413 before the body is read.
@@ -194,7 +169,7 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
     // or (when it was still writing) a broken connection.
     match response {
         Ok(r) => {
-            let a = read(r).await;
+            let a = ApiClient::read(r).await;
             assert_eq!(a.status, 413, "{}", a.text);
         }
         Err(e) => assert!(e.is_request() && !e.is_timeout(), "{e:?}"),
@@ -233,7 +208,7 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
     assert!(base64::engine::general_purpose::STANDARD.decode(own_content).unwrap() == bytes);
 
     // An upload survives a restart of the node, and is used after it.
-    let kept = pdf(64 * 1024, 2);
+    let kept = support::pseudo_pdf(64 * 1024, 2);
     let a = upload(&api, &token, kept.clone(), "application/pdf", &[], "?fileName=efter.pdf").await;
     assert_eq!(a.status, 201, "{}", a.text);
     let kept_id = a.body["attachmentId"].as_str().unwrap().to_owned();
@@ -242,7 +217,7 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
     let api = client(&net, BUP);
     let token = api.token("case-system", SECRET).await;
     let a = api.get(&format!("/v1/brygga/attachments/{kept_id}"), &token).await;
-    assert_eq!((a.status, a.body["sha256"].as_str()), (200, Some(sha256(&kept).as_str())), "{}", a.text);
+    assert_eq!((a.status, a.body["sha256"].as_str()), (200, Some(support::sha256_hex(&kept).as_str())), "{}", a.text);
     let file = json!({ "attachmentId": kept_id, "fileName": "omdöpt.pdf" });
     let created = api.post(&token, &body_with_file(BUP_FA, file), &[]).await;
     assert_eq!(created.status, 201, "{}", created.text);
@@ -280,9 +255,9 @@ async fn attachments_over_the_message_limit_are_refused() {
     // Chunked (no length declared): 413 once the bytes pass the limit.
     let chunked = reqwest::Body::wrap(Chunked { left: MIB + 1 });
     let r = api.http.post(format!("{}/v1/brygga/attachments", api.base)).bearer_auth(&token).header("content-type", "text/plain").body(chunked).send().await.unwrap();
-    let a = read(r).await;
+    let a = ApiClient::read(r).await;
     assert_eq!(a.status, 413, "{}", a.text);
-    let a = upload(&api, &token, pdf(900 * 1024, 3), "application/pdf", &[], "?fileName=stor.pdf").await;
+    let a = upload(&api, &token, support::pseudo_pdf(900 * 1024, 3), "application/pdf", &[], "?fileName=stor.pdf").await;
     assert_eq!(a.status, 201, "{}", a.text);
     let id = a.body["attachmentId"].as_str().unwrap().to_owned();
     let a = api.post(&token, &body_with_file(BUP_FA, json!({ "attachmentId": id })), &[]).await;
@@ -336,8 +311,8 @@ fn a_large_upload_is_sent_with_bounded_memory() {
     runtime.block_on(async {
         let api = ApiClient::new(sender.api.port(), &ca);
         let token = api.token("case-system", SECRET).await;
-        let bytes = pdf(SIZE, 4);
-        let digest = sha256(&bytes);
+        let bytes = support::pseudo_pdf(SIZE, 4);
+        let digest = support::sha256_hex(&bytes);
         let a = upload(&api, &token, bytes, "application/pdf", &[], "?fileName=stor.pdf").await;
         assert_eq!(a.status, 201, "{}\n{}", a.text, tail(&sender.log, 20));
         assert_eq!(a.body["sha256"], digest);
@@ -362,7 +337,7 @@ fn a_large_upload_is_sent_with_bounded_memory() {
         let start = xml.windows(9).position(|w| w == b":content>").expect("a content element") + 9;
         let len = xml[start..].iter().position(|&b| b == b'<').expect("the content element ends");
         let content = base64::engine::general_purpose::STANDARD.decode(&xml[start..start + len]).unwrap();
-        assert!(sha256(&content) == digest, "the receiver's attachment differs");
+        assert!(support::sha256_hex(&content) == digest, "the receiver's attachment differs");
     });
     let peak = peak_rss_bytes(sender_pid);
     eprintln!("sender peak RSS: {} MiB at start, {} MiB after a {} MiB attachment", at_start / MIB as u64, peak / MIB as u64, SIZE / MIB);

@@ -49,25 +49,7 @@ const DEADLINE: Duration = Duration::from_secs(300);
 
 /// A PDF-like attachment: the PDF header, then deterministic pseudo-random
 /// bytes without `/`, so no PDF name (active content) can occur by chance.
-fn attachment(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(b"%PDF-1.4\n");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        for b in x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes() {
-            out.push(if b == b'/' { b'.' } else { b });
-        }
-    }
-    out.truncate(len);
-    out
-}
 
-fn sha256(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Files under `dir`, recursively, with their sizes.
 fn files(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
@@ -120,13 +102,13 @@ fn tf08_a_100_mb_message_is_delivered_between_node_processes_with_bounded_memory
     )
     .label("TF-08: ett meddelande på 100 MB")
     .text("# TF-08\n\nBilagan är en stor PDF.")
-    .attachment(ContentFile::new("tf08.pdf", "application/pdf", attachment(ATTACHMENT_BYTES)))
+    .attachment(ContentFile::new("tf08.pdf", "application/pdf", support::pseudo_pdf(ATTACHMENT_BYTES, 0)))
     .build()
     .expect("valid message");
     let id = message.message_id().to_owned();
     let xml = message.to_xml();
     drop(message);
-    let sent_digest = sha256(&xml);
+    let sent_digest = support::sha256_hex(&xml);
     eprintln!("SDK message: {} ({} bytes) built in {:?}", mib(xml.len() as u64), xml.len(), t.elapsed());
 
     // Submit: 202 once it is sealed and stored.
@@ -180,7 +162,7 @@ fn tf08_a_100_mb_message_is_delivered_between_node_processes_with_bounded_memory
         .expect("read the message");
     assert_eq!(got.status, 200, "{}", got.text());
     assert_eq!(got.body.len() as u64, sent_len, "the inbox returns a message of another size");
-    assert!(sha256(&got.body) == sent_digest, "the inbox returns other bytes than were submitted");
+    assert!(support::sha256_hex(&got.body) == sent_digest, "the inbox returns other bytes than were submitted");
     eprintln!("read from the inbox and compared: {:?}", t.elapsed());
     drop(got);
 

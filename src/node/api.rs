@@ -30,10 +30,31 @@ pub fn router(state: Shared) -> Router {
         .route("/local/v1/messages/{id}", get(outbox_status))
         .route("/local/v1/inbox/{address}", get(inbox_list))
         .route("/local/v1/inbox/{address}/{id}", get(inbox_read))
+        .route("/metrics", get(metrics))
+        // These take no token: only this machine may call them, even when
+        // the listener (for DIGG's API) is reachable from elsewhere.
+        .route_layer(axum::middleware::from_fn(loopback_only))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// Refuses a request whose peer is not on a loopback address, or unknown.
+async fn loopback_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<crate::transport::server::PeerAddr>()
+        .map(|p| p.0)
+        .or_else(|| request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0));
+    match peer {
+        Some(addr) if addr.ip().is_loopback() => next.run(request).await,
+        _ => problem(
+            StatusCode::FORBIDDEN,
+            "Loopback only",
+            "the local endpoints answer this machine only; other systems use the OAuth2-protected API".into(),
+            json!({}),
+        ),
+    }
 }
 
 /// An RFC 7807 problem response.
@@ -168,4 +189,32 @@ async fn metrics(State(state): State<Shared>) -> Response {
     gauges.push(("brygga_store_corrupt_records".to_owned(), "Records found undecodable at start.", counts.corrupt_records));
     let refs: Vec<(&str, &str, u64)> = gauges.iter().map(|(n, h, v)| (n.as_str(), *h, *v)).collect();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&refs)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    use tower_service::Service;
+
+    async fn status_from(peer: Option<&str>) -> StatusCode {
+        let mut router: Router = Router::new()
+            .route("/local/v1/x", get(|| async { "ok" }))
+            .route_layer(axum::middleware::from_fn(loopback_only));
+        let mut request = axum::http::Request::builder().uri("/local/v1/x").body(Body::empty()).unwrap();
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        }
+        router.call(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn local_endpoints_answer_loopback_peers_only() {
+        assert_eq!(status_from(Some("127.0.0.1:5000")).await, StatusCode::OK);
+        assert_eq!(status_from(Some("[::1]:5000")).await, StatusCode::OK);
+        assert_eq!(status_from(Some("10.1.2.3:5000")).await, StatusCode::FORBIDDEN);
+        // Unknown peer: refused, not assumed local.
+        assert_eq!(status_from(None).await, StatusCode::FORBIDDEN);
+    }
 }

@@ -95,7 +95,10 @@ pub async fn start(
             };
             match api_tls {
                 Some(tls) => tokio::spawn(serve_tls(api_listener, tls, router, ServerLimits::default(), shutdown)),
-                None => tokio::spawn(async move { axum::serve(api_listener, router).with_graceful_shutdown(shutdown).await }),
+                None => tokio::spawn(async move {
+                    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                    axum::serve(api_listener, service).with_graceful_shutdown(shutdown).await
+                }),
             }
         };
         shutdown.await;

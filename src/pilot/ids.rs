@@ -7,9 +7,6 @@
 
 use std::fmt;
 
-/// The ISO 6523 prefix SDK uses for Swedish organisation numbers.
-pub const ORG_ID_PREFIX: &str = "0203:";
-
 /// Longest HSA-id (the HSA catalogue's limit).
 pub const MAX_HSA_ID_LEN: usize = 31;
 
@@ -74,15 +71,6 @@ impl OrgNumber {
             return Err(IdError::NotAnOrganisation);
         }
         Ok(Self(digits))
-    }
-
-    /// The SDK participant form `0203:NNNNNNNNNN`.
-    pub fn parse_participant(text: &str) -> Result<Self, IdError> {
-        let digits = text.strip_prefix(ORG_ID_PREFIX).ok_or(IdError::Malformed)?;
-        if digits.contains('-') {
-            return Err(IdError::Malformed);
-        }
-        Self::parse_digits(digits)
     }
 
     pub fn digits(&self) -> &str {
@@ -190,15 +178,22 @@ mod tests {
 
     #[test]
     fn organisation_numbers() {
-        assert_eq!(OrgNumber::parse_participant("0203:2321000016").unwrap().digits(), "2321000016");
-        assert!(OrgNumber::parse_digits("232100-0016").is_ok());
-        assert!(OrgNumber::parse_participant("0203:2120000183").is_ok());
-        assert_eq!(OrgNumber::parse_participant("0203:2321000017"), Err(IdError::CheckDigit));
-        assert_eq!(OrgNumber::parse_participant("2321000016"), Err(IdError::Malformed));
-        assert_eq!(OrgNumber::parse_participant("0203:232100-0016"), Err(IdError::Malformed));
+        assert_eq!(OrgNumber::parse_digits("2321000016").unwrap().digits(), "2321000016");
+        assert_eq!(OrgNumber::parse_digits("232100-0016").unwrap().digits(), "2321000016");
+        assert!(OrgNumber::parse_digits("2120000183").is_ok());
+        assert_eq!(OrgNumber::parse_digits("2321000017"), Err(IdError::CheckDigit));
+        assert_eq!(OrgNumber::parse_digits("0203:2321000016"), Err(IdError::Malformed));
+        assert_eq!(OrgNumber::parse_digits("23210-00016"), Err(IdError::Malformed));
         // A personnummer's last ten digits pass Luhn but have a month in place 3-4.
         assert_eq!(OrgNumber::parse_digits("1212121212"), Err(IdError::NotAnOrganisation));
-        assert_eq!(OrgNumber::parse_digits("2321000016").unwrap().to_string(), "0203:2321000016");
+        assert_eq!(OrgNumber::parse_digits("2321000016").unwrap().to_string(), "232100-0016");
+    }
+
+    #[test]
+    fn organisation_ids_are_sdk_domains() {
+        assert_eq!(OrgId::parse("0203:bup.regionstockholm.se").unwrap().as_str(), "0203:bup.regionstockholm.se");
+        assert_eq!(OrgId::parse("0203:2321000016"), Err(IdError::Malformed));
+        assert_eq!(OrgId::parse("bup.regionstockholm.se"), Err(IdError::Malformed));
     }
 
     #[test]

@@ -89,7 +89,8 @@ impl ApiClient {
         ApiClient { http, base: format!("https://localhost:{port}") }
     }
 
-    async fn read(response: reqwest::Response) -> Answer {
+    /// The answer, its body read as JSON when it is JSON.
+    pub async fn read(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();

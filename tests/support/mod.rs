@@ -136,3 +136,27 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `len` bytes that start like a PDF and are otherwise pseudo-random
+/// (xorshift from `seed`), without `/` so no PDF name (`/JavaScript`)
+/// can appear by chance. Compresses badly, as real scans do.
+pub fn pseudo_pdf(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(b"%PDF-1.4\n");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed;
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        for b in x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes() {
+            out.push(if b == b'/' { b'.' } else { b });
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// SHA-256 in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
