@@ -190,7 +190,7 @@ impl NodeState {
         let entry = OutboxEntry::new(
             NewOutboxEntry {
                 id: message_id.clone(),
-                recipient_org_id: recipient_org_id,
+                recipient_org_id,
                 recipient_functional_address: header.recipient_functional_address().to_owned(),
                 document_type: DocumentType::Message,
                 conversation_id: header.conversation_id().to_owned(),
