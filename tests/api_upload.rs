@@ -23,6 +23,15 @@ const SOC_FA: &str = "soc.mottagning";
 const SECRET: &str = "correct horse battery staple";
 const MIB: usize = 1024 * 1024;
 
+/// The tests of this file run one at a time: the large one measures a
+/// process's memory and picks free ports for its processes, which the
+/// others' networks could take or crowd in between.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// PDF-like bytes: the PDF header, then deterministic pseudo-random bytes
 /// without `/` (so no PDF name, active content, can occur by chance).
 
@@ -113,6 +122,7 @@ async fn received(api: &ApiClient, token: &str, id: &str) -> Answer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the_field() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut net = network(dir.path()).await;
     let api = client(&net, BUP);
@@ -237,6 +247,7 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachments_over_the_message_limit_are_refused() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let net = DevNetwork::start_with(dir.path(), &[DevOrg::new("Region Stockholm BUP", BUP, BUP_FA), DevOrg::new("Stockholms stad socialtjänst", SOC, SOC_FA)], |_, inits| {
         for init in inits {
@@ -276,6 +287,7 @@ async fn attachments_over_the_message_limit_are_refused() {
 /// not less: a test build's node starts at about 36 MiB.
 #[test]
 fn a_large_upload_is_sent_with_bounded_memory() {
+    let _serial = one_at_a_time();
     use support::processes::{free_ports, init_node, participants_file, peak_rss_bytes, start_node, start_smp, tail, Children};
     const SIZE: usize = 80 * MIB;
     const LIMITS: &str = "[limits]\nmax_sdk_message_bytes = 125829120\nmax_as4_message_bytes = 209715200\n";
