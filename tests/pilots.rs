@@ -442,3 +442,31 @@ async fn a_reply_to_an_unknown_referral_is_not_found() {
     assert!(lines.iter().any(|l| l.starts_with("BV not-found")), "{lines:?}");
     let _ = school;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pilot_document_read_through_diggs_api_is_audited_with_its_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = network(dir.path()).await;
+    let (bup, soc) = (Client::new(&net, BUP).await, Client::new(&net, SOC).await);
+    // Sent past the pilots' API: the SDK header names no person, only the
+    // document does.
+    let report = complete(document(DocumentKind::ConcernReport, BUP, SOC, json!({})), None);
+    let verdict = bup.inject(BUP, SOC, DocumentKind::ConcernReport, &report).await;
+    assert_eq!(verdict["data"]["attributes"]["messageStatus"], "ACCEPTED", "{verdict}");
+    let id = verdict["data"]["attributes"]["messageId"].as_str().unwrap();
+    let read = soc.get(&format!("/v1/sdk/messages/{id}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+
+    let log = std::fs::read_to_string(net.node(SOC).state.config.data_dir.join("audit.log")).unwrap();
+    let entries: Vec<brygga::audit::Entry> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let reads: Vec<_> =
+        entries.iter().filter(|e| e.action == brygga::audit::Action::Read && e.message_id.as_deref() == Some(id)).collect();
+    assert_eq!(reads.len(), 1, "{log}");
+    let person = brygga::audit::PersonId::parse(report["child"]["personId"]["extension"].as_str().unwrap()).unwrap();
+    assert_eq!(reads[0].person_ref.as_deref(), Some(net.node(SOC).state.audit.person_ref(&person).as_str()), "the read names the child (keyed hash)");
+    let received: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == brygga::audit::Action::InboundMessage && e.message_id.as_deref() == Some(id))
+        .collect();
+    assert_eq!(received[0].person_ref, reads[0].person_ref, "and so does the receipt of the document");
+}

@@ -1047,7 +1047,8 @@ fn get_blocking(api: &Api, headers: &HeaderMap, principal: &Principal, id: &str,
         .functional_address(found.functional_address())
         .message_id(id)
         .conversation_id(message.header.conversation_id());
-    if let Some(person) = crate::node::runtime::referenced_person(&message.header) {
+    // The person the header names, else the one its pilot document is about.
+    if let Some(person) = crate::node::runtime::referenced_person(&message.header).or_else(|| api.node.conversations.person_of(id)) {
         audit = audit.person(person);
     }
     if let Err(e) = api.node.audit.append(audit) {

@@ -148,10 +148,13 @@ async fn inbox_read(State(state): State<Shared>, Path((address, id)): Path<(Stri
         Ok(entry) => entry,
         Err(e) => return internal(e),
     };
-    let audit = NewEntry::new(now, "local-api", state.org_id(), Action::Read, Outcome::Ok)
+    let mut audit = NewEntry::new(now, "local-api", state.org_id(), Action::Read, Outcome::Ok)
         .functional_address(&address)
         .message_id(&id)
         .conversation_id(entry.conversation_id());
+    if let Some(person) = state.conversations.person_of(&id) {
+        audit = audit.person(person);
+    }
     if let Err(e) = disk_wait(|| state.audit.append(audit)) {
         // Reading without an audit trail is not allowed (patient data law).
         return internal(e);

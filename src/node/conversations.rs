@@ -188,6 +188,14 @@ impl Conversations {
         }
     }
 
+    /// The person the pilot document carried by `message_id` is about, if
+    /// the message carried one (for audit entries of reads that do not
+    /// parse the document).
+    pub fn person_of(&self, message_id: &str) -> Option<crate::audit::PersonId> {
+        let entry = self.get(message_id).ok().flatten()?;
+        entry.document().ok()?.person().cloned()
+    }
+
     /// The documents of `conversation_id`, oldest document first.
     pub fn thread(&self, conversation_id: &str) -> Result<Vec<ThreadEntry>, StoreError> {
         let prefix = format!("{conversation_id}/");
