@@ -769,42 +769,14 @@ impl Store {
         mut entry: InboxEntry,
         payload: impl Into<Blob>,
     ) -> Result<ReceiveOutcome, StoreError> {
-        check_id("AS4 MessageId", as4_message_id)?;
-        check_id("message id", entry.message_id())?;
-        if entry.state() != InboxState::New {
-            return Err(TransitionError::Illegal { from: entry.state().as_str(), event: "storing a received message" }.into());
-        }
-        entry.as4_message_id = as4_message_id.to_owned();
-        let key = inbox_key(entry.functional_address(), entry.received_at(), entry.message_id())?;
+        let inbound = self.inbound_records(as4_message_id, &mut entry, &payload.into())?;
         let record = encode(&entry)?;
-        let dedup = encode(&DedupRecord {
-            message_id: entry.message_id().to_owned(),
-            kind: DocumentType::Message,
-            received_at: entry.received_at(),
-        })?;
-        let (payload, file) = self.payload_record(&payload.into())?;
         let outcome = committed((&self.dedup, &self.inbox, &self.inbox_payloads, &self.inbox_ids).transaction(
             |(dedup_tree, inbox, payloads, ids)| {
-                if let Some(duplicate) = already_received(dedup_tree, as4_message_id)? {
-                    return Ok(duplicate);
-                }
-                // Same messageId under a new AS4 MessageId: not an AS4
-                // resend. The envelope layer rejects it first (BV
-                // Duplicate, via `ReceivedMessages`); this is the backstop.
-                if ids.get(entry.message_id())?.is_some() {
-                    return abort(StoreError::MessageIdInUse(entry.message_id().to_owned()));
-                }
-                inbox.insert(key.as_slice(), record.clone())?;
-                payloads.insert(key.as_slice(), payload.clone())?;
-                ids.insert(entry.message_id(), key.as_slice())?;
-                dedup_tree.insert(as4_message_id, dedup.clone())?;
-                Ok(ReceiveOutcome::Inserted)
+                Ok(insert_inbound(dedup_tree, inbox, payloads, ids, &inbound, &record)?.unwrap_or(ReceiveOutcome::Inserted))
             },
         ));
-        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
-        let outcome = outcome?;
-        // Flushed on the duplicate path too (see `receive_receipt`).
-        self.flush()?;
+        let outcome = self.finish_receive(outcome, inbound.file)?;
         if outcome == ReceiveOutcome::Inserted {
             self.counters.inbox_moved(None, InboxState::New);
             self.notify_inbox(&entry);
@@ -851,9 +823,7 @@ impl Store {
             },
         ));
         drop(outbox_lock);
-        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
-        let outcome = outcome?;
-        self.flush()?;
+        let outcome = self.finish_receive(outcome, file)?;
         if outcome == ReceiveOutcome::Inserted {
             self.counters.outbox_moved(None, receipt.state());
         }
@@ -876,33 +846,10 @@ impl Store {
         sealed_receipt: &[u8],
         now: OffsetDateTime,
     ) -> Result<ReceiveOutcome, StoreError> {
-        check_id("AS4 MessageId", as4_message_id)?;
-        check_id("message id", entry.message_id())?;
-        if entry.state() != InboxState::New {
-            return Err(TransitionError::Illegal { from: entry.state().as_str(), event: "storing a received message" }.into());
-        }
-        check_new(receipt)?;
-        check_id("receipt id", receipt.id())?;
-        if receipt.document_type() != DocumentType::Receipt {
-            return Err(StoreError::WrongDocumentType { expected: DocumentType::Receipt, actual: receipt.document_type() });
-        }
-        entry.as4_message_id = as4_message_id.to_owned();
-        let key = inbox_key(entry.functional_address(), entry.received_at(), entry.message_id())?;
-        let dedup = encode(&DedupRecord {
-            message_id: entry.message_id().to_owned(),
-            kind: DocumentType::Message,
-            received_at: entry.received_at(),
-        })?;
+        let queued = QueuedReceipt::new(receipt, sealed_receipt, entry.functional_address(), entry.message_id())?;
+        let inbound = self.inbound_records(as4_message_id, &mut entry, &payload.into())?;
         entry.mark_receipt_sent(receipt.id(), now)?;
         let record = encode(&entry)?;
-        let (payload, file) = self.payload_record(&payload.into())?;
-        let receipt_record = encode(receipt)?;
-        let receipt_payload = IVec::from(sealed_receipt);
-        let link = encode(&ReceiptLink {
-            message_id: entry.message_id().to_owned(),
-            functional_address: Some(entry.functional_address().to_owned()),
-        })?;
-        let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
         let outbox_lock = self.lock_outbox();
         let outcome = committed(
             (
@@ -917,37 +864,49 @@ impl Store {
                 &self.receipts,
             )
                 .transaction(|(dedup_tree, inbox, payloads, ids, outbox, outbox_payloads, due, expiry, receipts)| {
-                    if let Some(duplicate) = already_received(dedup_tree, as4_message_id)? {
+                    if let Some(duplicate) = insert_inbound(dedup_tree, inbox, payloads, ids, &inbound, &record)? {
                         return Ok(duplicate);
                     }
-                    // The backstop for a reused messageId, as in `receive_inbound`.
-                    if ids.get(entry.message_id())?.is_some() {
-                        return abort(StoreError::MessageIdInUse(entry.message_id().to_owned()));
-                    }
-                    if outbox.get(receipt.id())?.is_some() {
-                        return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
-                    }
-                    inbox.insert(key.as_slice(), record.clone())?;
-                    payloads.insert(key.as_slice(), payload.clone())?;
-                    ids.insert(entry.message_id(), key.as_slice())?;
-                    dedup_tree.insert(as4_message_id, dedup.clone())?;
-                    outbox.insert(receipt.id(), receipt_record.clone())?;
-                    outbox_payloads.insert(receipt.id(), receipt_payload.clone())?;
-                    index_outbox(due, expiry, None, receipt)?;
-                    receipts.insert(link_key.as_slice(), link.clone())?;
+                    queued.insert(outbox, outbox_payloads, due, expiry, receipts)?;
                     Ok(ReceiveOutcome::Inserted)
                 }),
         );
         drop(outbox_lock);
-        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
-        let outcome = outcome?;
-        // Flushed on the duplicate path too (see `receive_receipt`).
-        self.flush()?;
+        let outcome = self.finish_receive(outcome, inbound.file)?;
         if outcome == ReceiveOutcome::Inserted {
             self.counters.inbox_moved(None, entry.state());
             self.counters.outbox_moved(None, receipt.state());
             self.notify_inbox(&entry);
         }
+        Ok(outcome)
+    }
+
+    /// Checks a NEW incoming message and makes its records: its inbox key,
+    /// its dedup record and its payload (written to a file when large).
+    fn inbound_records(&self, as4_message_id: &str, entry: &mut InboxEntry, payload: &Blob) -> Result<InboundRecords, StoreError> {
+        check_id("AS4 MessageId", as4_message_id)?;
+        check_id("message id", entry.message_id())?;
+        if entry.state() != InboxState::New {
+            return Err(TransitionError::Illegal { from: entry.state().as_str(), event: "storing a received message" }.into());
+        }
+        entry.as4_message_id = as4_message_id.to_owned();
+        let key = inbox_key(entry.functional_address(), entry.received_at(), entry.message_id())?;
+        let dedup = encode(&DedupRecord {
+            message_id: entry.message_id().to_owned(),
+            kind: DocumentType::Message,
+            received_at: entry.received_at(),
+        })?;
+        let (payload, file) = self.payload_record(payload)?;
+        Ok(InboundRecords { as4_message_id: as4_message_id.to_owned(), message_id: entry.message_id().to_owned(), key, dedup, payload, file })
+    }
+
+    /// After a receiving transaction: a payload file that was not committed
+    /// goes, and the store is flushed, on the duplicate path too (see
+    /// `receive_receipt`).
+    fn finish_receive(&self, outcome: Result<ReceiveOutcome, StoreError>, file: Option<PathBuf>) -> Result<ReceiveOutcome, StoreError> {
+        remove_unless_committed(file, matches!(outcome, Ok(ReceiveOutcome::Inserted)));
+        let outcome = outcome?;
+        self.flush()?;
         Ok(outcome)
     }
 
@@ -1055,19 +1014,8 @@ impl Store {
         sealed_receipt: &[u8],
         now: OffsetDateTime,
     ) -> Result<InboxEntry, StoreError> {
-        check_new(receipt)?;
-        check_id("receipt id", receipt.id())?;
-        if receipt.document_type() != DocumentType::Receipt {
-            return Err(StoreError::WrongDocumentType { expected: DocumentType::Receipt, actual: receipt.document_type() });
-        }
+        let queued = QueuedReceipt::new(receipt, sealed_receipt, functional_address, answered_message_id)?;
         let prefix = inbox_prefix(functional_address)?;
-        let record = encode(receipt)?;
-        let payload = IVec::from(sealed_receipt);
-        let link = encode(&ReceiptLink {
-            message_id: answered_message_id.to_owned(),
-            functional_address: Some(functional_address.to_owned()),
-        })?;
-        let link_key = receipt_key(ReceiptDirection::Sent, receipt.id());
         let outbox_lock = self.lock_outbox();
         let (from, entry) = committed(
             (
@@ -1083,14 +1031,8 @@ impl Store {
                     let (key, mut entry) = read_inbound(ids, inbox, &prefix, functional_address, answered_message_id)?;
                     let from = entry.state();
                     entry.mark_receipt_sent(receipt.id(), now).or_else(abort)?;
-                    if outbox.get(receipt.id())?.is_some() {
-                        return abort(StoreError::AlreadyExists(receipt.id().to_owned()));
-                    }
+                    queued.insert(outbox, payloads, due, expiry, receipts)?;
                     inbox.insert(key, encode(&entry).or_else(abort)?)?;
-                    outbox.insert(receipt.id(), record.clone())?;
-                    payloads.insert(receipt.id(), payload.clone())?;
-                    index_outbox(due, expiry, None, receipt)?;
-                    receipts.insert(link_key.as_slice(), link.clone())?;
                     Ok((from, entry))
                 }),
         )?;
@@ -1206,6 +1148,94 @@ fn read_outbox(outbox: &TransactionalTree, id: &str) -> TxResult<OutboxEntry> {
     match outbox.get(id)? {
         Some(v) => decode(T_OUTBOX, id.as_bytes(), &v).or_else(abort),
         None => abort(StoreError::OutboxNotFound(id.to_owned())),
+    }
+}
+
+/// An incoming message's records, made before its transaction.
+struct InboundRecords {
+    as4_message_id: String,
+    message_id: String,
+    key: Vec<u8>,
+    dedup: IVec,
+    payload: IVec,
+    /// The payload's file, when it is large: removed unless committed.
+    file: Option<PathBuf>,
+}
+
+/// Inside a transaction: stores an incoming message (`record` is its
+/// encoded inbox entry) with its dedup record, unless its AS4 MessageId was
+/// seen before (then `Some` of the duplicate outcome, nothing written).
+fn insert_inbound(
+    dedup: &TransactionalTree,
+    inbox: &TransactionalTree,
+    payloads: &TransactionalTree,
+    ids: &TransactionalTree,
+    inbound: &InboundRecords,
+    record: &IVec,
+) -> TxResult<Option<ReceiveOutcome>> {
+    if let Some(duplicate) = already_received(dedup, &inbound.as4_message_id)? {
+        return Ok(Some(duplicate));
+    }
+    // Same messageId under a new AS4 MessageId: not an AS4 resend. The
+    // envelope layer rejects it first (BV Duplicate, via
+    // `ReceivedMessages`); this is the backstop.
+    if ids.get(&inbound.message_id)?.is_some() {
+        return abort(StoreError::MessageIdInUse(inbound.message_id.clone()));
+    }
+    inbox.insert(inbound.key.as_slice(), record.clone())?;
+    payloads.insert(inbound.key.as_slice(), inbound.payload.clone())?;
+    ids.insert(inbound.message_id.as_str(), inbound.key.as_slice())?;
+    dedup.insert(inbound.as4_message_id.as_str(), inbound.dedup.clone())?;
+    Ok(None)
+}
+
+/// Our business receipt for an incoming message, encoded for the outbox.
+struct QueuedReceipt<'r> {
+    entry: &'r OutboxEntry,
+    record: IVec,
+    payload: IVec,
+    link_key: Vec<u8>,
+    link: IVec,
+}
+
+impl<'r> QueuedReceipt<'r> {
+    /// `receipt` (new, of type Receipt), answering `message_id` in the inbox
+    /// of `functional_address`.
+    fn new(receipt: &'r OutboxEntry, sealed: &[u8], functional_address: &str, message_id: &str) -> Result<Self, StoreError> {
+        check_new(receipt)?;
+        check_id("receipt id", receipt.id())?;
+        if receipt.document_type() != DocumentType::Receipt {
+            return Err(StoreError::WrongDocumentType { expected: DocumentType::Receipt, actual: receipt.document_type() });
+        }
+        let link = encode(&ReceiptLink { message_id: message_id.to_owned(), functional_address: Some(functional_address.to_owned()) })?;
+        Ok(QueuedReceipt {
+            entry: receipt,
+            record: encode(receipt)?,
+            payload: IVec::from(sealed),
+            link_key: receipt_key(ReceiptDirection::Sent, receipt.id()),
+            link,
+        })
+    }
+
+    /// Inside a transaction: into the outbox, its schedule and the receipt
+    /// link; aborts if the outbox has the id already.
+    fn insert(
+        &self,
+        outbox: &TransactionalTree,
+        payloads: &TransactionalTree,
+        due: &TransactionalTree,
+        expiry: &TransactionalTree,
+        receipts: &TransactionalTree,
+    ) -> TxResult<()> {
+        let id = self.entry.id();
+        if outbox.get(id)?.is_some() {
+            return abort(StoreError::AlreadyExists(id.to_owned()));
+        }
+        outbox.insert(id, self.record.clone())?;
+        payloads.insert(id, self.payload.clone())?;
+        index_outbox(due, expiry, None, self.entry)?;
+        receipts.insert(self.link_key.as_slice(), self.link.clone())?;
+        Ok(())
     }
 }
 
