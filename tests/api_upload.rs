@@ -25,17 +25,13 @@ const MIB: usize = 1024 * 1024;
 
 /// The tests of this file run one at a time: the large one measures a
 /// process's memory and picks free ports for its processes, which the
-/// others' networks could take or crowd in between.
+/// others' networks could take or crowd in between. Held across awaits
+/// on purpose: each test has its own runtime, the lock only orders them.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
-/// PDF-like bytes: the PDF header, then deterministic pseudo-random bytes
-/// without `/` (so no PDF name, active content, can occur by chance).
-
-
 
 /// `POST /v1/brygga/attachments` with `bytes` and extra headers.
 async fn upload(api: &ApiClient, token: &str, bytes: Vec<u8>, content_type: &str, extra: &[(&str, &str)], query: &str) -> Answer {
@@ -120,6 +116,7 @@ async fn received(api: &ApiClient, token: &str, id: &str) -> Answer {
     }
 }
 
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the_field() {
     let _serial = one_at_a_time();
@@ -245,6 +242,7 @@ async fn an_uploaded_attachment_is_sent_byte_identical_and_refusals_point_at_the
     net.stop().await.unwrap();
 }
 
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachments_over_the_message_limit_are_refused() {
     let _serial = one_at_a_time();
@@ -288,7 +286,7 @@ async fn attachments_over_the_message_limit_are_refused() {
 #[test]
 fn a_large_upload_is_sent_with_bounded_memory() {
     let _serial = one_at_a_time();
-    use support::processes::{free_ports, init_node, participants_file, peak_rss_bytes, start_node, start_smp, tail, Children};
+    use support::processes::{free_ports, init_node, participants_file, peak_rss_bytes, start_node_tls_api, start_smp, tail, Children};
     const SIZE: usize = 80 * MIB;
     const LIMITS: &str = "[limits]\nmax_sdk_message_bytes = 125829120\nmax_as4_message_bytes = 209715200\n";
     let tmp = tempfile::tempdir().unwrap();
@@ -305,17 +303,8 @@ fn a_large_upload_is_sent_with_bounded_memory() {
     let children = Children::default();
     let participants = participants_file(root, &[(BUP, &sender), (SOC, &receiver)]);
     let smp = start_smp(&children, root, &participants, ports[4]);
-    // Over TLS: the health probe of start_node speaks plain HTTP, so wait
-    // for the port instead.
-    let spawn = |node: &support::processes::NodeDir| {
-        let pid = children.spawn(node.name, node.command(), &node.log);
-        support::processes::wait_for_port(node.api, node.name, &node.log);
-        support::processes::wait_for_port(node.as4, node.name, &node.log);
-        support::processes::brygga_pid(pid).expect("brygga runs")
-    };
-    let _ = start_node;
-    let _receiver_pid = spawn(&receiver);
-    let sender_pid = spawn(&sender);
+    let _receiver_pid = start_node_tls_api(&children, &receiver);
+    let sender_pid = start_node_tls_api(&children, &sender);
     let at_start = peak_rss_bytes(sender_pid);
     let ca = brygga::node::devnet::load_config(&sender.config, smp).unwrap().trust.tls_ca;
 

@@ -343,8 +343,7 @@ fn bad_variants(kind: DocumentKind) -> Vec<Bad> {
 async fn bad_documents_are_refused_at_submit_and_rejected_past_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let net = network(dir.path()).await;
-    let (bup, soc, school) = (Client::new(&net, BUP).await, Client::new(&net, SOC).await, Client::new(&net, SCHOOL).await);
-    let _ = soc;
+    let (bup, school) = (Client::new(&net, BUP).await, Client::new(&net, SCHOOL).await);
 
     // A referral for the replies to answer.
     let referral = school.send_accepted(DocumentKind::Referral, &document(DocumentKind::Referral, SCHOOL, BUP, json!({}))).await;
@@ -427,7 +426,7 @@ async fn a_referral_thread_runs_received_accepted_final_in_order() {
 async fn a_reply_to_an_unknown_referral_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let net = network(dir.path()).await;
-    let (bup, school) = (Client::new(&net, BUP).await, Client::new(&net, SCHOOL).await);
+    let bup = Client::new(&net, BUP).await;
     let referral = pilot::example(DocumentKind::Referral).to_json();
     let conversation = uuid::Uuid::new_v4().to_string();
     let reply = reply_to(&referral, &conversation, "ACCEPTED");
@@ -440,7 +439,6 @@ async fn a_reply_to_an_unknown_referral_is_not_found() {
     assert_eq!(verdict["data"]["attributes"]["messageStatus"], "REJECTED", "{verdict}");
     let lines = receipt_lines(&verdict);
     assert!(lines.iter().any(|l| l.starts_with("BV not-found")), "{lines:?}");
-    let _ = school;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

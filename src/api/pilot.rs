@@ -277,7 +277,7 @@ fn summary(api: &Api, entry: &ThreadEntry) -> Value {
         "functionalAddress": entry.functional_address,
         "counterpart": { "organisation": entry.counterpart_org_id, "functionalAddress": entry.counterpart_functional_address },
     });
-    if let Some(outcome) = entry.document().ok().and_then(|d| d.outcome()) {
+    if let Some(outcome) = &entry.outcome {
         v["outcome"] = json!(outcome);
     }
     if let (Value::Object(m), Value::Object(d)) = (&mut v, delivery(api, entry)) {

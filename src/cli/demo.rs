@@ -359,7 +359,7 @@ async fn run_pilots(net: &DevNetwork) -> Result<Checks, Failure> {
     let mut checks = Checks::default();
     concern_report(&bup, &social, &mut checks).await?;
     referral(&school, &bup, &mut checks).await?;
-    invalid_referral(&school, &bup, &mut checks).await?;
+    invalid_referral(&school, &mut checks).await?;
     Ok(checks)
 }
 
@@ -470,7 +470,7 @@ async fn referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Checks) ->
 
 /// Pilot 2, invalid: the node refuses it; past the node's checks, the
 /// receiver rejects it with a receipt.
-async fn invalid_referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Checks) -> Result<(), Failure> {
+async fn invalid_referral(school: &CaseSystem, checks: &mut Checks) -> Result<(), Failure> {
     println!("3. An invalid referral: the consent does not cover BUP's reply");
     let mut referral = document(DocumentKind::Referral, (SCHOOL, SCHOOL_FA), (BUP, BUP_FA), same_child());
     referral["consent"]["coversReply"] = json!(false);
@@ -516,7 +516,6 @@ async fn invalid_referral(school: &CaseSystem, bup: &CaseSystem, checks: &mut Ch
         lines.iter().any(|l| l.starts_with("BV invariant") && l.contains("/consent/coversReply")),
         "the receipt names BV invariant and the field",
     );
-    let _ = bup;
     Ok(())
 }
 

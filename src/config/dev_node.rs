@@ -244,6 +244,12 @@ fn write_new(path: &Path, contents: &[u8], secret: bool, written: &mut Vec<Writt
     Ok(())
 }
 
+/// Writes a secret (mode 0600) file that must not exist yet, for
+/// development files made beside a node's (the dev network's client secret).
+pub fn write_new_secret(path: &Path, contents: &[u8]) -> Result<(), DevNodeError> {
+    write_new(path, contents, true, &mut Vec::new())
+}
+
 fn read_text(path: &Path) -> Result<String, DevNodeError> {
     std::fs::read_to_string(path).map_err(|e| DevNodeError::Read { path: path.to_owned(), reason: e.to_string() })
 }

@@ -28,13 +28,15 @@ use serde_json::Value;
 use sled::Tree;
 use time::OffsetDateTime;
 
-use super::store::{Store, StoreError};
+use super::store::{decode, encode, Store, StoreError};
 use crate::pilot::{self, DocumentKind, FieldIssue, PilotDocument};
 use crate::sdk::message::{MessageHeader, NS as MESSAGE_NS};
 use crate::sdk::{DetailCode, Problem};
 use crate::spool::{Blob, Spool};
 use crate::limits::XmlLimits;
 use crate::xml::{self, Document, NodeId, TextRef};
+
+const T_DOCUMENTS: &str = "pilot/documents";
 
 /// Largest pilot document, decoded. The longest document (a 65 000
 /// character assessment, a 20 000 character description) is a fraction
@@ -43,8 +45,6 @@ pub const MAX_PILOT_DOCUMENT_BYTES: usize = 1024 * 1024;
 
 /// How many field problems one rejection lists at most.
 const MAX_PROBLEMS: usize = 20;
-
-const RECORD_V1: u8 = 1;
 
 /// Which way a document went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,10 @@ pub struct ThreadEntry {
     /// The API client that sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// [`PilotDocument::outcome`], kept so that listings need not read
+    /// the document again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
     /// The document as JSON (personal data: read only through the API,
     /// which audits the read).
     pub document: Value,
@@ -108,6 +112,7 @@ impl ThreadEntry {
             counterpart_org_id: counterpart_org.to_owned(),
             counterpart_functional_address: counterpart_address.to_owned(),
             client_id: None,
+            outcome: document.outcome().map(str::to_owned),
             document: document.to_json(),
         }
     }
@@ -123,7 +128,7 @@ impl ThreadEntry {
     }
 
     fn corrupt(&self, reason: &str) -> StoreError {
-        StoreError::Corrupt { tree: "pilot/documents", key: self.message_id.clone(), reason: reason.to_owned() }
+        StoreError::Corrupt { tree: T_DOCUMENTS, key: self.message_id.clone(), reason: reason.to_owned() }
     }
 }
 
@@ -153,13 +158,12 @@ fn index_key(entry: &ThreadEntry) -> Vec<u8> {
 
 impl Conversations {
     pub fn open(store: &Store) -> Result<Conversations, StoreError> {
-        Ok(Conversations { documents: store.tree("pilot/documents")?, by_conversation: store.tree("pilot/conversations")? })
+        Ok(Conversations { documents: store.tree(T_DOCUMENTS)?, by_conversation: store.tree("pilot/conversations")? })
     }
 
     /// Records `entry` durably (replacing an entry of the same message).
     pub fn record(&self, entry: &ThreadEntry) -> Result<(), StoreError> {
-        let mut value = vec![RECORD_V1];
-        serde_json::to_writer(&mut value, entry).map_err(StoreError::Encode)?;
+        let value = encode(entry)?;
         if let Some(old) = self.get(&entry.message_id)? {
             self.by_conversation.remove(index_key(&old))?;
         }
@@ -180,12 +184,8 @@ impl Conversations {
     }
 
     pub fn get(&self, message_id: &str) -> Result<Option<ThreadEntry>, StoreError> {
-        let Some(value) = self.documents.get(message_id.as_bytes())? else { return Ok(None) };
-        let corrupt = |reason: String| StoreError::Corrupt { tree: "pilot/documents", key: message_id.to_owned(), reason };
-        match value.split_first() {
-            Some((&RECORD_V1, json)) => serde_json::from_slice(json).map(Some).map_err(|e| corrupt(e.to_string())),
-            _ => Err(corrupt("unknown record version".into())),
-        }
+        let key = message_id.as_bytes();
+        self.documents.get(key)?.map(|value| decode(T_DOCUMENTS, key, &value)).transpose()
     }
 
     /// The person the pilot document carried by `message_id` is about, if
@@ -214,9 +214,8 @@ impl Conversations {
     /// Every entry, in message id order (for listings).
     pub fn all(&self) -> impl Iterator<Item = Result<ThreadEntry, StoreError>> + '_ {
         self.documents.iter().map(|item| {
-            let (key, _) = item?;
-            let id = String::from_utf8_lossy(&key).into_owned();
-            self.get(&id)?.ok_or(StoreError::Corrupt { tree: "pilot/documents", key: id, reason: "vanished".into() })
+            let (key, value) = item?;
+            decode(T_DOCUMENTS, &key, &value)
         })
     }
 }

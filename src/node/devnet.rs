@@ -198,17 +198,8 @@ pub fn init_org(dir: &Path, ca_dir: &Path, org: &DevOrg) -> Result<DevInit, Node
     .map_err(other)?;
     // The case-system client's secret, readable by the owner only.
     let secret = crate::api::secret::generate_secret().map_err(other)?;
-    write_private(&made.config_file.with_file_name(DEV_CLIENT_SECRET_FILE), secret.as_bytes()).map_err(other)?;
+    dev_node::write_new_secret(&made.config_file.with_file_name(DEV_CLIENT_SECRET_FILE), secret.as_bytes()).map_err(other)?;
     Ok(DevInit { org: org.clone(), config_file: made.config_file })
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
 }
 
 /// A running SMP: what stops it, and its task.

@@ -1385,13 +1385,16 @@ fn receipt_key(direction: ReceiptDirection, receipt_id: &str) -> Vec<u8> {
     key
 }
 
-fn encode<T: Serialize>(record: &T) -> Result<IVec, StoreError> {
+/// A record as the store keeps it: a version byte, then JSON. Shared with
+/// the modules that keep trees of their own in this database.
+pub(crate) fn encode<T: Serialize>(record: &T) -> Result<IVec, StoreError> {
     let mut bytes = vec![RECORD_V1];
     serde_json::to_writer(&mut bytes, record).map_err(StoreError::Encode)?;
     Ok(IVec::from(bytes))
 }
 
-fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+/// A record written by [`encode`]; `tree` and `key` name it in errors.
+pub(crate) fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&RECORD_V1, json)) => serde_json::from_slice(json).map_err(|e| corrupt(tree, key, &e.to_string())),
         Some((v, _)) => Err(corrupt(tree, key, &format!("unknown record version {v}"))),

@@ -64,18 +64,25 @@ pub struct FieldIssue {
 }
 
 impl FieldIssue {
+    /// An issue at `pointer` (empty: the whole document); the text names the
+    /// field, then says `what` is wrong, never with the value.
+    fn new(pointer: &str, rule: IssueRule, what: impl std::fmt::Display, severity: Severity) -> FieldIssue {
+        let field = if pointer.is_empty() { "/" } else { pointer };
+        FieldIssue { pointer: pointer.to_owned(), rule, text: format!("{field}: {what}"), severity }
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 
     /// A field that contradicts what carries the document (the SDK message).
     pub fn mismatch(pointer: &str, what: &str) -> FieldIssue {
-        FieldIssue { pointer: pointer.to_owned(), rule: IssueRule::Mismatch, text: format!("{pointer}: differs from {what}"), severity: Severity::Error }
+        FieldIssue::new(pointer, IssueRule::Mismatch, format_args!("differs from {what}"), Severity::Error)
     }
 
     /// A document over the size a pilot document may have.
     pub fn document_too_large(max_bytes: usize) -> FieldIssue {
-        FieldIssue { pointer: String::new(), rule: IssueRule::TooLong, text: format!("/: the document is larger than {max_bytes} bytes"), severity: Severity::Error }
+        FieldIssue::new("", IssueRule::TooLong, format_args!("the document is larger than {max_bytes} bytes"), Severity::Error)
     }
 }
 
@@ -95,8 +102,7 @@ impl Issues {
     }
 
     fn push(&mut self, pointer: &str, rule: IssueRule, what: impl std::fmt::Display, severity: Severity) {
-        let field = if pointer.is_empty() { "/" } else { pointer };
-        self.list.push(FieldIssue { pointer: pointer.to_owned(), rule, text: format!("{field}: {what}"), severity });
+        self.list.push(FieldIssue::new(pointer, rule, what, severity));
     }
 
     pub fn has_errors(&self) -> bool {

@@ -365,6 +365,15 @@ pub fn start_node(children: &Children, node: &NodeDir) -> u32 {
     brygga_pid(pid).expect("the wrapper runs brygga")
 }
 
+/// As [`start_node`] for a node whose API speaks TLS (the plain-HTTP
+/// health probe cannot reach it): waits until both ports listen.
+pub fn start_node_tls_api(children: &Children, node: &NodeDir) -> u32 {
+    let pid = children.spawn(node.name, node.command(), &node.log);
+    wait_for_port(node.api, node.name, &node.log);
+    wait_for_port(node.as4, node.name, &node.log);
+    brygga_pid(pid).expect("the wrapper runs brygga")
+}
+
 /// Starts `brygga smp serve` on `port` for the participants in
 /// `participants`, signing with the CA directory's SMP key, and waits
 /// until it listens.
