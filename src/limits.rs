@@ -34,6 +34,10 @@ pub const XHE_MAX_BYTES: usize = xhe_max_bytes(SDK_MESSAGE_MAX_BYTES);
 /// form: its longest texts (65 000 characters) fit several times over.
 pub const PILOT_XML_MAX_BYTES: usize = 1024 * 1024;
 
+/// XML attachments up to this size are handed decoded to whoever opens a
+/// message, for checks beyond SDK's rules: the pilots' documents.
+pub const XML_ATTACHMENT_MAX_BYTES: usize = PILOT_XML_MAX_BYTES;
+
 /// References one XML signature may carry. SDK's profile uses one.
 pub const DSIG_MAX_REFERENCES: usize = 16;
 

@@ -20,9 +20,6 @@
 //! message in the inbox always has its entry (an entry whose message then
 //! failed to store is overwritten by the resend).
 
-use std::borrow::Cow;
-use std::io::Read;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sled::Tree;
@@ -30,18 +27,11 @@ use time::OffsetDateTime;
 
 use super::store::{decode, encode, Store, StoreError};
 use crate::pilot::{self, DocumentKind, FieldIssue, PilotDocument};
-use crate::sdk::message::{MessageHeader, NS as MESSAGE_NS};
+use crate::sdk::message::MessageHeader;
+use crate::sdk::xml_attachments::{XmlAttachment, XmlContent};
 use crate::sdk::{DetailCode, Problem};
-use crate::spool::{Blob, Spool};
-use crate::limits::XmlLimits;
-use crate::xml::{self, Document, NodeId, TextRef};
 
 const T_DOCUMENTS: &str = "pilot/documents";
-
-/// Largest pilot document, decoded. The longest document (a 65 000
-/// character assessment, a 20 000 character description) is a fraction
-/// of this.
-pub const MAX_PILOT_DOCUMENT_BYTES: usize = 1024 * 1024;
 
 /// How many field problems one rejection lists at most.
 const MAX_PROBLEMS: usize = 20;
@@ -234,47 +224,26 @@ pub struct Carried {
     pub checked: Result<pilot::Checked, Vec<FieldIssue>>,
 }
 
-/// Whether a content type is XML.
-fn is_xml_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml")
-}
-
-/// The pilot documents among the XML attachments of the SDK message in
-/// `message_xml`. Other attachments are not looked at beyond their type.
-pub fn carried_documents(message_xml: &Blob, limits: &XmlLimits, spool: &Spool) -> Result<Vec<Carried>, Problem> {
-    let doc = xml::parse_blob(message_xml, limits, spool).map_err(|e| crate::sdk::message_rules::xml_error_problem(&e))?;
+/// The pilot documents among a message's XML attachments (read by
+/// `envelope::open`), each read and checked.
+pub fn carried_documents(attachments: &[XmlAttachment]) -> Result<Vec<Carried>, Problem> {
     let mut found = Vec::new();
-    let files: Vec<NodeId> = doc
-        .descendants(NodeId::DOCUMENT)
-        .filter(|&n| doc.element(n).is_some_and(|e| e.is(MESSAGE_NS, "ContentFiles")))
-        .collect();
-    for (index, file) in files.into_iter().enumerate() {
-        let content_type = doc.child_named(file, MESSAGE_NS, "contentType").map(|n| doc.text_content(n)).unwrap_or_default();
-        if !is_xml_type(&content_type) {
-            continue;
-        }
-        let Some(content) = doc.child_named(file, MESSAGE_NS, "content") else { continue };
-        let path = format!("/messagePayload/message/messageBody/documents/ContentFiles[{}]/content", index + 1);
-        let decoded = match decode_content(&doc, content) {
-            Ok(d) => d,
-            Err(Undecodable::NotBase64) => continue, // SDK's rules judge the attachment itself
-            Err(Undecodable::Io(e)) => return Err(Problem::bv(DetailCode::Invariant, path, format!("attachment unreadable: {e}"))),
-        };
-        match decoded {
-            Content::Whole(bytes) => {
-                if let Some(kind) = PilotDocument::is_pilot_xml(&bytes) {
-                    found.push(Carried { path, kind, checked: PilotDocument::from_xml(&bytes) });
+    for attachment in attachments {
+        let path = attachment.path.clone();
+        match &attachment.content {
+            XmlContent::Whole(bytes) => {
+                if let Some(kind) = PilotDocument::is_pilot_xml(bytes) {
+                    found.push(Carried { path, kind, checked: PilotDocument::from_xml(bytes) });
                 }
             }
-            Content::TooLarge(start) => {
-                if let Some(kind) = PilotDocument::is_pilot_xml(&start).or_else(|| sniff_pilot_namespace(&start)) {
-                    found.push(Carried {
-                        path,
-                        kind,
-                        checked: Err(vec![FieldIssue::document_too_large(MAX_PILOT_DOCUMENT_BYTES)]),
-                    });
+            XmlContent::TooLarge { head } => {
+                if let Some(kind) = PilotDocument::is_pilot_xml(head).or_else(|| sniff_pilot_namespace(head)) {
+                    let too_large = FieldIssue::document_too_large(crate::limits::PILOT_XML_MAX_BYTES);
+                    found.push(Carried { path, kind, checked: Err(vec![too_large]) });
                 }
+            }
+            XmlContent::Unreadable(e) => {
+                return Err(Problem::bv(DetailCode::Invariant, path, format!("attachment unreadable: {e}")));
             }
         }
     }
@@ -285,54 +254,6 @@ pub fn carried_documents(message_xml: &Blob, limits: &XmlLimits, spool: &Spool) 
 fn sniff_pilot_namespace(start: &[u8]) -> Option<DocumentKind> {
     let text = String::from_utf8_lossy(start);
     DocumentKind::ALL.into_iter().find(|k| text.contains(k.namespace()))
-}
-
-enum Content {
-    Whole(Vec<u8>),
-    /// The first bytes of a document over the limit.
-    TooLarge(Vec<u8>),
-}
-
-enum Undecodable {
-    NotBase64,
-    Io(std::io::Error),
-}
-
-/// The attachment's bytes, if at most [`MAX_PILOT_DOCUMENT_BYTES`]; else
-/// its first few kilobytes.
-fn decode_content(doc: &Document, content: NodeId) -> Result<Content, Undecodable> {
-    use base64::Engine;
-    // Base64 of the limit, with room for line breaks.
-    let max_text = (MAX_PILOT_DOCUMENT_BYTES / 3 + 1) * 4 * 2;
-    let mut text: Cow<'_, str> = Cow::Borrowed("");
-    let mut too_large = false;
-    for n in doc.descendants(content) {
-        match TextRef::of(doc.kind(n)) {
-            Some(TextRef::Inline(t)) => text.to_mut().push_str(t),
-            Some(TextRef::Large(large)) => {
-                let mut reader = large.reader().map_err(Undecodable::Io)?.take(max_text as u64 + 1);
-                let mut s = String::new();
-                reader.read_to_string(&mut s).map_err(Undecodable::Io)?;
-                text.to_mut().push_str(&s);
-            }
-            None => {}
-        }
-        if text.len() > max_text {
-            too_large = true;
-            break;
-        }
-    }
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let engine = base64::engine::general_purpose::STANDARD;
-    if too_large {
-        let head = &compact[..compact.len().min(8192)];
-        return engine.decode(head).map(Content::TooLarge).map_err(|_| Undecodable::NotBase64);
-    }
-    let bytes = engine.decode(compact.as_bytes()).map_err(|_| Undecodable::NotBase64)?;
-    if bytes.len() > MAX_PILOT_DOCUMENT_BYTES {
-        return Ok(Content::TooLarge(bytes[..8192.min(bytes.len())].to_vec()));
-    }
-    Ok(Content::Whole(bytes))
 }
 
 // ---------------------------------------------------------------------------

@@ -350,8 +350,7 @@ fn inbound_pilot(
     now: OffsetDateTime,
 ) -> Result<Result<Option<(ThreadEntry, Option<PersonId>)>, Vec<Problem>>, String> {
     let header = &opened.message_header;
-    let limits = state.config.limits.xml_limits();
-    let carried = match conversations::carried_documents(&opened.message_xml, &limits, &state.spool) {
+    let carried = match conversations::carried_documents(&opened.xml_attachments) {
         Ok(c) => c,
         Err(problem) => return Ok(Err(vec![problem])),
     };

@@ -19,7 +19,8 @@ use super::message_rules::{validate_message_with, SupportedContentTypes};
 use super::message::MessageHeader;
 use super::receipt::Receipt;
 use super::xhe::{self, BusinessScope, CrossFieldView, ParsedXhe, PayloadInfo, XheHeader};
-use crate::limits::{XmlLimits, SDK_MESSAGE_MAX_BYTES};
+use super::xml_attachments::{xml_attachments, XmlAttachment};
+use crate::limits::{XmlLimits, SDK_MESSAGE_MAX_BYTES, XML_ATTACHMENT_MAX_BYTES};
 use crate::pki::{Certificate, PrivateKey, TrustPolicy, TrustedCertificate};
 use crate::spool::{Blob, Spool};
 use crate::xml::{self, C14nMethod, Canonicalizer, Document, NodeId};
@@ -203,6 +204,10 @@ pub struct OpenedMessage {
     pub message_xml: Blob,
     /// The message's header, read from what was verified and validated.
     pub message_header: MessageHeader,
+    /// Its XML attachments, decoded up to
+    /// [`OpenOptions::max_xml_attachment_bytes`] (read from the tree
+    /// `open` had, so nobody parses the message again for them).
+    pub xml_attachments: Vec<XmlAttachment>,
     pub signer: TrustedCertificate,
 }
 
@@ -233,6 +238,8 @@ pub struct OpenOptions<'a> {
     pub max_message_bytes: usize,
     /// Where large envelopes and payloads are kept while they are opened.
     pub spool: Spool,
+    /// XML attachments up to this size are handed over decoded.
+    pub max_xml_attachment_bytes: usize,
 }
 
 impl<'a> OpenOptions<'a> {
@@ -248,6 +255,7 @@ impl<'a> OpenOptions<'a> {
             federation_id: xhe::FEDERATION_ID_SDK.to_owned(),
             max_message_bytes: SDK_MESSAGE_MAX_BYTES,
             spool: Spool::temporary(),
+            max_xml_attachment_bytes: XML_ATTACHMENT_MAX_BYTES,
         }
     }
 }
@@ -372,6 +380,7 @@ pub fn open(bytes: impl Into<Blob>, options: &OpenOptions<'_>) -> Result<OpenedM
         facts: Some(facts.clone()),
         receipt: ReceiptDecision::Send,
     })?;
+    let xml_attachments = xml_attachments(&doc, message_node, options.max_xml_attachment_bytes);
     // Exclusive canonical form: a standalone document carrying only the
     // namespace declarations the message uses, not the envelope's.
     let standalone = C14nMethod { exclusive: true, with_comments: true, inclusive_prefixes: Vec::new() };
@@ -393,7 +402,7 @@ pub fn open(bytes: impl Into<Blob>, options: &OpenOptions<'_>) -> Result<OpenedM
             return Err(reject(problem, Some(facts), ReceiptDecision::Withhold));
         }
     };
-    Ok(OpenedMessage { facts, message_xml, message_header, signer })
+    Ok(OpenedMessage { facts, message_xml, message_header, xml_attachments, signer })
 }
 
 /// The `EncryptedData` inside `PayloadContent`, if the payload is encrypted.

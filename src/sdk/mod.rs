@@ -12,3 +12,4 @@ pub mod message;
 pub mod message_rules;
 pub mod receipt;
 pub mod xhe;
+pub mod xml_attachments;
